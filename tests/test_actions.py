@@ -17,7 +17,11 @@ def action_arrays(max_len: int = 20):
         n = draw(st.integers(1, max_len))
         buttons = draw(arrays(np.float32, (n, A.NUM_BUTTONS), elements=st.sampled_from([0.0, 1.0])))
         axes = draw(
-            arrays(np.float32, (n, 4), elements=st.floats(-1, 1, width=32, allow_nan=False, allow_subnormal=False))
+            arrays(
+                np.float32,
+                (n, 4),
+                elements=st.floats(-1, 1, width=32, allow_nan=False, allow_subnormal=False),
+            )
         )
         return np.concatenate([buttons, axes], axis=1)
 

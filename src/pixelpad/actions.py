@@ -63,7 +63,10 @@ DEFAULT_HORIZON = 16
 MENU_BUTTONS: tuple[str, ...] = ("back", "start", "guide")
 
 # The NitroGen dataset's stick columns: [x, y] pairs.
-STICK_COLUMNS: dict[str, tuple[str, str]] = {"j_left": ("left_x", "left_y"), "j_right": ("right_x", "right_y")}
+STICK_COLUMNS: dict[str, tuple[str, str]] = {
+    "j_left": ("left_x", "left_y"),
+    "j_right": ("right_x", "right_y"),
+}
 
 # The released checkpoint's layout.
 CHECKPOINT_BUTTONS: tuple[str, ...] = (
@@ -125,24 +128,32 @@ def validate(actions: np.ndarray, *, where: str = "actions") -> np.ndarray:
     arr = np.asarray(actions)
     if arr.ndim == 0 or arr.shape[-1] != ACTION_DIM:
         raise ActionError(f"{where}: expected shape (..., {ACTION_DIM}), got {arr.shape}")
-    if not (np.issubdtype(arr.dtype, np.floating) or np.issubdtype(arr.dtype, np.integer) or arr.dtype == bool):
+    if not (
+        np.issubdtype(arr.dtype, np.floating) or np.issubdtype(arr.dtype, np.integer) or arr.dtype == bool
+    ):
         raise ActionError(f"{where}: expected numbers, got dtype {arr.dtype}")
     arr = arr.astype(np.float32, copy=False)
     if not np.isfinite(arr).all():
         bad = np.argwhere(~np.isfinite(arr))[0]
-        raise ActionError(f"{where}: non-finite value at index {tuple(int(i) for i in bad)} ({NAMES[bad[-1]]})")
+        raise ActionError(
+            f"{where}: non-finite value at index {tuple(int(i) for i in bad)} ({NAMES[bad[-1]]})"
+        )
     buttons = arr[..., BUTTON_SLICE]
     not_binary = (buttons != 0) & (buttons != 1)
     if not_binary.any():
         bad = np.argwhere(not_binary)[0]
         value = buttons[tuple(bad)]
-        raise ActionError(f"{where}: button {BUTTONS[bad[-1]]!r} must be 0 or 1, got {value} at {tuple(bad[:-1])}")
+        raise ActionError(
+            f"{where}: button {BUTTONS[bad[-1]]!r} must be 0 or 1, got {value} at {tuple(bad[:-1])}"
+        )
     axes = arr[..., AXIS_SLICE]
     out_of_range = np.abs(axes) > 1.0
     if out_of_range.any():
         bad = np.argwhere(out_of_range)[0]
         value = axes[tuple(bad)]
-        raise ActionError(f"{where}: axis {AXES[bad[-1]]!r} must be in [-1, 1], got {value} at {tuple(bad[:-1])}")
+        raise ActionError(
+            f"{where}: axis {AXES[bad[-1]]!r} must be in [-1, 1], got {value} at {tuple(bad[:-1])}"
+        )
     return arr
 
 
@@ -168,7 +179,11 @@ def from_dict(controls: Mapping[str, float]) -> np.ndarray:
 
 
 def to_nitrogen_columns(actions: np.ndarray) -> dict[str, np.ndarray]:
-    """``(N, 21)`` actions as the NitroGen dataset's columns: 17 bool ``(N,)`` + ``j_left``/``j_right`` ``(N, 2)``."""
+    """``(N, 21)`` actions as the NitroGen dataset's columns.
+
+    Returns 17 bool columns of shape ``(N,)`` named as ``BUTTONS``, plus ``j_left`` and ``j_right``
+    of shape ``(N, 2)`` holding ``[x, y]``.
+    """
     arr = validate(actions)
     if arr.ndim != 2:
         raise ActionError(f"expected (N, {ACTION_DIM}) actions, got {arr.shape}")
@@ -219,9 +234,9 @@ def to_checkpoint_layout(
     for i, name in enumerate(BUTTONS):
         out[..., _CHECKPOINT_COLUMN[name]] = arr[..., i]
     for token, (axis, sign) in RIGHT_STICK_DIRECTIONS.items():
-        out[..., CHECKPOINT_BUTTONS.index(token)] = (sign * arr[..., INDEX[axis]] > direction_threshold).astype(
-            np.float32
-        )
+        out[..., CHECKPOINT_BUTTONS.index(token)] = (
+            sign * arr[..., INDEX[axis]] > direction_threshold
+        ).astype(np.float32)
     out[..., len(CHECKPOINT_BUTTONS) :] = (arr[..., AXIS_SLICE] + 1.0) / 2.0
     return out
 
