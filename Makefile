@@ -40,8 +40,8 @@ $(STAMP): requirements.lock pyproject.toml
 	touch $@
 
 lint: install
-	$(VENV)/bin/ruff check src tests benchmarks
-	$(VENV)/bin/ruff format --check src tests benchmarks
+	$(VENV)/bin/ruff check src tests $(wildcard benchmarks)
+	$(VENV)/bin/ruff format --check src tests $(wildcard benchmarks)
 
 test: lint
 	$(VENV)/bin/pytest -n 2 --dist loadgroup tests
