@@ -1,0 +1,35 @@
+"""Episodes on disk: the LeRobot v3.0 layout written and read with pyarrow + PyAV.
+
+Public names (imported lazily, so ``import pixelpad.dataset`` stays cheap):
+
+* :class:`EpisodeWriter` — append episodes atomically (a crash loses only the episode in flight);
+* :class:`EpisodeStore` — read episode metadata, actions (bit-exact) and frames;
+* :class:`ChunkDataset`, :class:`SegmentSampler` — the torch ``Dataset`` of (frame, action chunk)
+  and the sampler that keeps its decoding sequential;
+* :func:`import_nitrogen_shard` — the public NitroGen action shards paired with local videos;
+* :func:`make_toy_dataset` — a small synthetic dataset (shapes moved by the actions) for demos/tests;
+* :class:`DatasetError` — every malformed dataset, file or argument.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "EpisodeWriter": "pixelpad.dataset.writer",
+    "EpisodeStore": "pixelpad.dataset.store",
+    "ChunkDataset": "pixelpad.dataset.chunks",
+    "SegmentSampler": "pixelpad.dataset.chunks",
+    "import_nitrogen_shard": "pixelpad.dataset.nitrogen",
+    "ImportReport": "pixelpad.dataset.nitrogen",
+    "make_toy_dataset": "pixelpad.dataset.toy",
+    "DatasetError": "pixelpad.dataset.layout",
+}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'pixelpad.dataset' has no attribute {name!r}")
+    return getattr(importlib.import_module(_EXPORTS[name]), name)
