@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from pixelpad.train.errors import DataError, TrainError
-from pixelpad.train.sampling import RankBatchSampler, SampleStream, derive_seed, permute, split_episodes
+from pixelpad.train.sampling import RankBatchSampler, SegmentStream, derive_seed, permute, split_episodes
 
 
 @pytest.mark.parametrize("n", [1, 2, 3, 17, 1000, 4099])
@@ -16,54 +16,65 @@ def test_permute_is_a_bijection(n):
         assert not np.array_equal(out, permute(np.arange(n), n, key=12))
 
 
-def test_stream_epochs_cover_every_sample_once_in_new_orders():
-    stream = SampleStream([5, 7], seed=3)
-    d, i = stream.locate(np.arange(24))
-    pairs = list(zip(d.tolist(), i.tolist(), strict=True))
-    expected = sorted([(0, k) for k in range(5)] + [(1, k) for k in range(7)])
-    assert sorted(pairs[:12]) == expected and sorted(pairs[12:]) == expected
-    assert pairs[:12] != pairs[12:]
-    d2, i2 = stream.locate(np.array([13, 2]))  # pure function of position
-    assert (d2.tolist(), i2.tolist()) == ([d[13], d[2]], [i[13], i[2]])
+def _all(stream, lane, n):
+    d, i = stream.locate(lane, range(n))
+    return list(zip(d.tolist(), i.tolist(), strict=True))
 
 
-def test_weighted_mixing_shares_and_repeats():
-    stream = SampleStream([100, 10], weights=[1.0, 1.0], seed=0)
-    d, i = stream.locate(np.arange(stream.epoch_length))
-    assert np.bincount(d).tolist() == [55, 55]
-    small = i[d == 1]
-    assert np.bincount(small).min() >= 5  # 10 samples repeated to fill 55 slots, each repetition whole
-    assert len(np.unique(i[d == 0])) == 55  # the big one subsampled without repeats
+def test_one_lane_visits_every_sample_once_per_epoch_in_windows():
+    stream = SegmentStream([[4, 4, 2], [4, 3]], lanes=1, window=5, seed=3)  # a window = an epoch
+    pairs = _all(stream, 0, 34)
+    expected = sorted([(0, k) for k in range(10)] + [(1, k) for k in range(7)])
+    assert sorted(pairs[:17]) == expected and sorted(pairs[17:]) == expected
+    assert pairs[:17] != pairs[17:]
+    d, i = stream.locate(0, [13, 2])  # a pure function of the position
+    assert list(zip(d.tolist(), i.tolist(), strict=True)) == [pairs[13], pairs[2]]
+
+
+def test_lanes_are_disjoint_and_windows_keep_segments_together():
+    lengths = [[8] * 6, [8] * 2]
+    stream = SegmentStream(lengths, lanes=2, window=2, seed=0)
+    lane0, lane1 = _all(stream, 0, 32), _all(stream, 1, 32)  # exactly one epoch (8 segments of 8)
+    assert not set(lane0) & set(lane1) and len(set(lane0) | set(lane1)) == 64
+    for lane in (lane0, lane1):
+        for w in range(2):  # each window of 16 samples spans exactly two segments
+            segments = {(d, i // 8) for d, i in lane[16 * w : 16 * (w + 1)]}
+            assert len(segments) == 2
+
+
+def test_weighted_mixing_shares():
+    stream = SegmentStream([[4] * 30, [4] * 3], weights=[1.0, 1.0], lanes=3, window=2, seed=0)
+    d = np.concatenate([stream.locate(lane, range(4000))[0] for lane in range(3)])
+    share = np.bincount(d) / len(d)
+    assert share[1] == pytest.approx(0.5, abs=0.05)
 
 
 def test_stream_errors():
     with pytest.raises(DataError):
-        SampleStream([])
+        SegmentStream([])
     with pytest.raises(DataError):
-        SampleStream([3, 0])
+        SegmentStream([[3], []])
     with pytest.raises(DataError):
-        SampleStream([3], weights=[0.0])
+        SegmentStream([[3]], weights=[0.0])
 
 
-def test_rank_batches_partition_the_global_batch_for_any_world_size():
-    def global_positions(world, micro):
-        per_rank = [
+def test_rank_batches_are_the_same_micro_batches_for_any_world_size():
+    def per_rank(world):
+        return [
             list(
                 RankBatchSampler(
-                    global_batch=8, micro_batch=micro, world_size=world, rank=r, start_step=2, end_step=4
+                    global_batch=8, micro_batch=2, world_size=world, rank=r, start_step=2, end_step=4
                 )
             )
             for r in range(world)
         ]
-        return per_rank
 
-    one = global_positions(1, 2)
-    assert [p for mb in one[0] for p in mb] == list(range(16, 32))
-    two = global_positions(2, 2)
-    # micro-batch j of a step lives on rank j // accum, the same micro-batches as with one rank
-    assert two[0][:2] + two[1][:2] == one[0][:4]
-    four = global_positions(4, 2)
-    assert [four[r][0] for r in range(4)] == one[0][:4]
+    one = per_rank(1)[0]
+    assert [lane for lane, _ in (mb[0] for mb in one)] == [0, 1, 2, 3] * 2
+    assert one[0] == [(0, 4), (0, 5)]  # step 2 of lane 0: its positions 4 and 5
+    two, four = per_rank(2), per_rank(4)
+    assert two[0][:2] + two[1][:2] == one[:4]
+    assert [four[r][0] for r in range(4)] == one[:4]
     with pytest.raises(TrainError):
         RankBatchSampler(global_batch=8, micro_batch=3, world_size=1, rank=0, start_step=0, end_step=1)
 

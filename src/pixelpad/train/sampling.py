@@ -1,24 +1,25 @@
-"""Deterministic, rank-sharded sample order with weighted mixing of datasets.
+"""Deterministic, rank-sharded, decode-friendly sample order with weighted mixing of datasets.
 
-Training consumes one infinite *stream* of samples. Global position ``p`` (0, 1, 2, …) maps to a
-``(dataset, index)`` pair by a pure function of ``(seed, p)``; optimiser step ``s`` consumes positions
-``[s·G, (s+1)·G)`` for a global batch ``G``. That batch is cut into micro-batches of ``m`` samples;
-rank ``r`` of ``W`` takes micro-batches ``r·A … r·A + A − 1`` with ``A = G / (m·W)`` accumulation steps.
-So:
+Samples are read in *segments* (runs of consecutive frames that the dataset decodes and caches as one
+unit), so the order must revisit a segment while it is cached. The order is built from three pure
+functions of the seed, so it needs no state beyond the step:
 
-* the global batch, the sample order and the schedule do not depend on the number of ranks;
-* resuming needs only the step: the data position is ``step · G``;
-* seeds for augmentation (per sample) and for the flow-matching noise (per micro-batch) derive
-  from stream positions, so with a fixed micro-batch size a run on 1 rank and on W ranks computes
-  the same numbers.
+1. **Segment sequence.** Every epoch, dataset ``d`` contributes ``c_d`` segment slots (its segment
+   count, or with weights ``round(S · w_d / Σw)`` of the ``S`` segments in all — repeated or
+   subsampled, differently each epoch); the slots are shuffled. Concatenating epochs gives an
+   infinite sequence of segments.
+2. **Lanes.** An optimiser step consumes a global batch of ``G`` samples as ``L = G / m`` micro-batches
+   of ``m``. Micro-batch ``j`` always reads lane ``j``: the segments ``j, j + L, j + 2L, …`` of the
+   sequence. Lanes are disjoint, so no two micro-batches decode the same segment.
+3. **Windows.** A lane takes its segments ``window`` at a time and shuffles the samples within the
+   window; each micro-batch takes the lane's next ``m`` samples.
 
-Permutations are Feistel networks over ``[0, n)`` (cycle-walking), so nothing of size n is ever
-materialised — an epoch over billions of frames costs no memory.
-
-Mixing (when weights are given; without them datasets are simply concatenated): an epoch holds
-``c_d = round(E · w_d / Σw)`` slots of dataset ``d`` (``E`` = total samples, at least one slot for
-each dataset of positive weight). A dataset with more slots than samples is
-repeated, each repetition in a new order; one with fewer is subsampled, differently every epoch.
+Rank ``r`` of ``W`` runs micro-batches (lanes) ``r·A … r·A + A − 1`` with ``A = G / (m·W)``. Hence the
+global batch, the sample order and the schedule do not depend on the number of ranks; resuming
+needs only the step; with a fixed ``m`` the per-sample augmentation seeds and per-micro-batch noise
+seeds (derived from lane and position) are the same on 1 or W ranks, so the runs compute the same
+numbers. Permutations are Feistel networks over ``[0, n)`` (cycle-walking): nothing of the size of an
+epoch is ever materialised.
 """
 
 from __future__ import annotations
@@ -74,53 +75,112 @@ def permute(indices: np.ndarray, n: int, key: int, rounds: int = 4) -> np.ndarra
     return x.astype(np.int64)
 
 
-class SampleStream:
-    """Infinite deterministic order over several datasets: position → (dataset id, index)."""
+class SegmentStream:
+    """The lane-and-window sample order described in the module docstring.
 
-    def __init__(self, lengths: Sequence[int], weights: Sequence[float] | None = None, seed: int = 0) -> None:
-        lengths = [int(n) for n in lengths]
-        natural = weights is None  # no weights: plain concatenation, every sample once per epoch
-        weights = [1.0] * len(lengths) if weights is None else [float(w) for w in weights]
-        if not lengths:
+    Args:
+        segments: per dataset, the length of each of its segments (samples), in storage order; a
+            dataset's samples are numbered across its segments in that order.
+        weights: sampling share of each dataset, or None for "every segment once per epoch".
+        lanes: micro-batches per global step (``G / m``).
+        window: segments whose samples are shuffled together within a lane.
+    """
+
+    _BLOCK = 64  # windows added to a lane's index at a time
+
+    def __init__(
+        self,
+        segments: Sequence[Sequence[int]],
+        weights: Sequence[float] | None = None,
+        *,
+        seed: int = 0,
+        lanes: int = 1,
+        window: int = 4,
+    ) -> None:
+        if not segments:
             raise DataError("no training data: give at least one dataset")
-        if len(weights) != len(lengths):
-            raise DataError(f"{len(weights)} weights for {len(lengths)} datasets")
+        natural = weights is None
+        weights = [1.0] * len(segments) if weights is None else [float(w) for w in weights]
+        if len(weights) != len(segments):
+            raise DataError(f"{len(weights)} weights for {len(segments)} datasets")
         if any(w < 0 for w in weights) or sum(weights) <= 0:
             raise DataError(f"dataset weights must be >= 0 with a positive sum, got {weights}")
-        empty = [i for i, (n, w) in enumerate(zip(lengths, weights, strict=True)) if n == 0 and w > 0]
+        empty = [
+            i for i, (seg, w) in enumerate(zip(segments, weights, strict=True)) if sum(seg) == 0 and w > 0
+        ]
         if empty:
-            raise DataError(f"dataset(s) {empty} have no training samples (no episodes long enough?)")
-        self.lengths, self.seed = lengths, seed
-        total = sum(lengths)
+            raise DataError(f"dataset(s) {empty} have no training samples (no episodes, or all held out?)")
+        if lanes < 1 or window < 1:
+            raise TrainError(f"lanes and window must be >= 1, got {lanes}, {window}")
+        self.seed, self.lanes, self.window = seed, lanes, window
+        self._seg_len = [np.asarray(seg, dtype=np.int64) for seg in segments]
+        self._seg_first = [np.concatenate([[0], np.cumsum(lens)[:-1]]) for lens in self._seg_len]
+        total = sum(len(seg) for seg in segments)
         if natural:
-            counts = list(lengths)
+            counts = [len(seg) for seg in segments]
         else:
             counts = [max(1, round(total * w / sum(weights))) if w > 0 else 0 for w in weights]
-        self.counts = np.array(counts, dtype=np.int64)
-        self._starts = np.concatenate([[0], np.cumsum(self.counts)])
-        self.epoch_length = int(self._starts[-1])
+        self._slot_starts = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+        self.epoch_segments = int(self._slot_starts[-1])
+        # per lane: dataset, first sample and length of each segment so far; cumulative window sizes
+        self._lane: dict[int, dict[str, np.ndarray]] = {}
 
-    def locate(self, positions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(dataset ids, sample indices), both int64 arrays shaped like ``positions``."""
-        positions = np.asarray(positions, dtype=np.int64)
-        epochs, offsets = np.divmod(positions, self.epoch_length)
-        datasets = np.empty_like(positions)
-        indices = np.empty_like(positions)
+    def _sequence(self, i: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(dataset, segment) at positions ``i`` of the infinite segment sequence."""
+        epochs, offsets = np.divmod(i, self.epoch_segments)
+        datasets, segs = np.empty_like(i), np.empty_like(i)
         for epoch in np.unique(epochs):
             sel = epochs == epoch
-            slots = permute(offsets[sel], self.epoch_length, derive_seed(self.seed, epoch))
-            ds = np.searchsorted(self._starts, slots, side="right") - 1
-            local = slots - self._starts[ds]
-            idx = np.empty_like(local)
+            slots = permute(offsets[sel], self.epoch_segments, derive_seed(self.seed, epoch))
+            ds = np.searchsorted(self._slot_starts, slots, side="right") - 1
+            local = slots - self._slot_starts[ds]
             for d in np.unique(ds):
                 mine = ds == d
-                n = self.lengths[d]
+                n = len(self._seg_len[d])
                 repeat, within = np.divmod(local[mine], n)
                 for rep in np.unique(repeat):
                     r = repeat == rep
                     within[r] = permute(within[r], n, derive_seed(self.seed, epoch, d, rep))
-                idx[mine] = within
-            datasets[sel], indices[sel] = ds, idx
+                local[mine] = within
+            datasets[sel], segs[sel] = ds, local
+        return datasets, segs
+
+    def _extend(self, lane: int, upto: int) -> dict[str, np.ndarray]:
+        """Index lane ``lane`` far enough to hold lane position ``upto``."""
+        state = self._lane.setdefault(
+            lane, {k: np.zeros(0, dtype=np.int64) for k in ("dataset", "first", "length", "window_end")}
+        )
+        while len(state["window_end"]) == 0 or state["window_end"][-1] <= upto:
+            k0 = len(state["dataset"])
+            k = np.arange(k0, k0 + self._BLOCK * self.window, dtype=np.int64)
+            ds, segs = self._sequence(lane + self.lanes * k)
+            first = np.array([self._seg_first[d][s] for d, s in zip(ds, segs, strict=True)], dtype=np.int64)
+            length = np.array([self._seg_len[d][s] for d, s in zip(ds, segs, strict=True)], dtype=np.int64)
+            last = state["window_end"][-1] if len(state["window_end"]) else 0
+            ends = last + np.cumsum(length.reshape(self._BLOCK, self.window).sum(axis=1))
+            state["dataset"] = np.concatenate([state["dataset"], ds])
+            state["first"] = np.concatenate([state["first"], first])
+            state["length"] = np.concatenate([state["length"], length])
+            state["window_end"] = np.concatenate([state["window_end"], ends])
+        return state
+
+    def locate(self, lane: int, positions: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
+        """(dataset ids, sample indices within each dataset) of lane ``lane``'s ``positions``."""
+        positions = np.asarray(positions, dtype=np.int64)
+        state = self._extend(lane, int(positions.max(initial=0)))
+        wins = np.searchsorted(state["window_end"], positions, side="right")
+        datasets, indices = np.empty_like(positions), np.empty_like(positions)
+        for w in np.unique(wins):
+            sel = wins == w
+            begin = state["window_end"][w - 1] if w > 0 else 0
+            size = int(state["window_end"][w] - begin)
+            offsets = permute(positions[sel] - begin, size, derive_seed(self.seed, lane, w))
+            segs = slice(w * self.window, (w + 1) * self.window)
+            bounds = np.cumsum(state["length"][segs])
+            which = np.searchsorted(bounds, offsets, side="right")
+            within = offsets - np.concatenate([[0], bounds[:-1]])[which]
+            datasets[sel] = state["dataset"][segs][which]
+            indices[sel] = state["first"][segs][which] + within
         return datasets, indices
 
 
@@ -139,7 +199,7 @@ def accumulation_steps(global_batch: int, micro_batch: int, world_size: int) -> 
 
 
 class RankBatchSampler:
-    """Yields this rank's micro-batches (lists of stream positions) from ``start_step`` on.
+    """Yields this rank's micro-batches from ``start_step`` on: lists of ``(lane, position)`` keys.
 
     Use as a DataLoader ``batch_sampler``; each optimiser step takes ``accum`` consecutive items.
     """
@@ -155,17 +215,18 @@ class RankBatchSampler:
         end_step: int,
     ) -> None:
         self.accum = accumulation_steps(global_batch, micro_batch, world_size)
-        self.global_batch, self.micro_batch = global_batch, micro_batch
-        self.rank, self.start_step, self.end_step = rank, start_step, end_step
+        self.micro_batch, self.rank = micro_batch, rank
+        self.start_step, self.end_step = start_step, end_step
 
     def __len__(self) -> int:
         return max(0, self.end_step - self.start_step) * self.accum
 
-    def __iter__(self) -> Iterator[list[int]]:
+    def __iter__(self) -> Iterator[list[tuple[int, int]]]:
+        m = self.micro_batch
         for step in range(self.start_step, self.end_step):
             for a in range(self.accum):
-                first = step * self.global_batch + (self.rank * self.accum + a) * self.micro_batch
-                yield list(range(first, first + self.micro_batch))
+                lane = self.rank * self.accum + a
+                yield [(lane, q) for q in range(step * m, (step + 1) * m)]
 
 
 def split_episodes(num_episodes: int, val_fraction: float, seed: int) -> tuple[list[int], list[int]]:
