@@ -27,7 +27,7 @@ def toy_actions(length: int, rng: np.random.Generator) -> np.ndarray:
     velocity = np.zeros(4)
     axes = np.zeros(4)
     for t in range(length):
-        velocity = 0.8 * velocity + rng.normal(0, 0.15, 4)
+        velocity = 0.8 * velocity + rng.normal(0, 0.08, 4)
         axes = np.clip(0.85 * axes + velocity, -1, 1)
         acts[t, AXIS_SLICE] = np.round(axes, 3)
     for name, rate in (("south", 0.08), ("east", 0.03), ("dpad_up", 0.02), ("dpad_left", 0.02)):
