@@ -50,3 +50,32 @@ def expected_chunk(frame: np.ndarray, horizon: int = 4) -> np.ndarray:
 def flat_frame(value: int, size: tuple[int, int] = (24, 32)) -> np.ndarray:
     """A uint8 ``(H, W, 3)`` frame of one grey level."""
     return np.full((*size, 3), value, dtype=np.uint8)
+
+
+class FakeGame:
+    """A gymnasium-style env whose frame brightness follows the step count; logs what it was sent.
+
+    Episodes end after ``episode_length`` steps. ``info["virtual_time"]`` advances by 1/fps per step.
+    """
+
+    def __init__(self, episode_length: int = 1000, size: tuple[int, int] = (48, 64)) -> None:
+        self.metadata = {"render_fps": 10}
+        self.episode_length = episode_length
+        self.size = size
+        self.received: list[np.ndarray] = []
+        self.resets = 0
+        self._t = 0
+
+    def _obs(self) -> np.ndarray:
+        return np.full((*self.size, 3), (self._t * 37) % 256, dtype=np.uint8)
+
+    def reset(self, *, seed: int | None = None) -> tuple[np.ndarray, dict]:
+        self.resets += 1
+        self._t = 0
+        return self._obs(), {"virtual_time": 0.0}
+
+    def step(self, action: np.ndarray) -> tuple[np.ndarray, float, bool, bool, dict]:
+        self.received.append(np.array(action, copy=True))
+        self._t += 1
+        info = {"virtual_time": self._t / self.metadata["render_fps"]}
+        return self._obs(), 1.0, self._t >= self.episode_length, False, info
