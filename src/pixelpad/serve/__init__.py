@@ -3,23 +3,39 @@
 * :class:`PolicyServer` answers ``info``, ``reset`` and ``predict`` over ZeroMQ with msgpack messages
   (frames as raw bytes + shape + dtype, never pickle), batching concurrent requests into one
   forward pass; :class:`Client` asks it, with timeouts and reconnect.
-* :func:`play` runs a policy (local or remote) on a game env with receding-horizon control and
-  records what it saw and did.
+* :func:`play` runs a policy (local, or remote through a Client) on a game env with receding-horizon
+  control, menu buttons masked, and records a side-by-side video and the actions.
+* :class:`PolicyPredictor` / :func:`load_policy` put a :class:`pixelpad.policy.Policy` behind a server.
+
+Names are imported lazily, so ``import pixelpad.serve`` (and ``pixelpad --help``) stays cheap.
 """
 
-from pixelpad.serve.client import Client, RemoteError, ServeTimeout
-from pixelpad.serve.protocol import Limits, ProtocolError, ServeError
-from pixelpad.serve.server import PolicyServer, Predictor, ServerConfig, serve
+from __future__ import annotations
 
-__all__ = [
-    "Client",
-    "Limits",
-    "PolicyServer",
-    "Predictor",
-    "ProtocolError",
-    "RemoteError",
-    "ServeError",
-    "ServeTimeout",
-    "ServerConfig",
-    "serve",
-]
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "Client": "pixelpad.serve.client",
+    "RemoteError": "pixelpad.serve.client",
+    "ServeTimeout": "pixelpad.serve.client",
+    "Limits": "pixelpad.serve.protocol",
+    "ProtocolError": "pixelpad.serve.protocol",
+    "ServeError": "pixelpad.serve.protocol",
+    "PolicyServer": "pixelpad.serve.server",
+    "Predictor": "pixelpad.serve.server",
+    "ServerConfig": "pixelpad.serve.server",
+    "serve": "pixelpad.serve.server",
+    "play": "pixelpad.serve.play",
+    "PlayResult": "pixelpad.serve.play",
+    "PlayRecorder": "pixelpad.serve.recording",
+    "PolicyPredictor": "pixelpad.serve.predictor",
+    "load_policy": "pixelpad.serve.predictor",
+}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'pixelpad.serve' has no attribute {name!r}")
+    return getattr(importlib.import_module(_EXPORTS[name]), name)
