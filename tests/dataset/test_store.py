@@ -1,0 +1,166 @@
+"""Writing and reading episodes: bit-exact actions, frames within codec tolerance, layout, bad input."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from pixelpad.actions import ACTION_DIM, ActionError
+from pixelpad.dataset import DatasetError, EpisodeStore, EpisodeWriter
+
+from .conftest import EPISODE_LENGTHS
+from .factories import decoded_index, indexed_frames, random_actions
+
+
+def test_roundtrip(small_dataset: tuple[Path, list]) -> None:
+    root, episodes = small_dataset
+    store = EpisodeStore(root)
+    assert store.num_episodes == 3 and store.fps == 20 and store.image_size == (32, 48)
+    assert store.num_frames == sum(EPISODE_LENGTHS)
+    for i, (frames, acts) in enumerate(episodes):
+        np.testing.assert_array_equal(store.actions(i), acts)  # bit-exact
+        decoded = store.frames(i)
+        assert decoded.shape == frames.shape
+        assert float(np.abs(decoded.astype(int) - frames.astype(int)).mean()) < 1.0
+    assert store.episodes[1] == {
+        "index": 1,
+        "length": 30,
+        "game": "game1",
+        "video_id": "v1",
+        "overlay_box": (36, 20, 12, 12),
+        "task": "t",
+        "extra": {},
+    }
+    assert store.episodes[0]["overlay_box"] is None
+
+
+def test_frame_ranges_are_exact(small_dataset: tuple[Path, list]) -> None:
+    root, _ = small_dataset
+    store = EpisodeStore(root)
+    first = EPISODE_LENGTHS[0]  # indexed frames run on across episodes
+    assert [decoded_index(f) for f in store.frames(1, 5, 9)] == list(range(first + 5, first + 9))
+    assert [decoded_index(f) for f in store.iter_frames(2, 6)] == [sum(EPISODE_LENGTHS) - 1]
+    assert store.frames(1, 4, 4).shape == (0, 32, 48, 3)
+
+
+def test_lerobot_v3_layout(small_dataset: tuple[Path, list]) -> None:
+    root, _ = small_dataset
+    info = json.loads((root / "meta/info.json").read_text())
+    assert info["codebase_version"] == "v3.0"
+    assert (info["total_episodes"], info["total_frames"], info["total_tasks"]) == (3, 49, 1)
+    assert info["features"]["observation.image"]["dtype"] == "video"
+    assert info["features"]["observation.image"]["shape"] == [32, 48, 3]
+    assert info["features"]["action"]["shape"] == [ACTION_DIM]
+    data = pq.read_table(root / "data/chunk-000/file-000.parquet")
+    assert data.column_names == ["action", "timestamp", "frame_index", "episode_index", "index", "task_index"]
+    assert data.column("index").to_pylist() == list(range(49))
+    episodes = pq.read_table(root / "meta/episodes/chunk-000/file-000.parquet").to_pylist()
+    assert [e["dataset_from_index"] for e in episodes] == [0, 12, 42]
+    froms = [e["videos/observation.image/from_timestamp"] for e in episodes]
+    assert froms == pytest.approx([0.0, 0.6, 2.1])  # many episodes, one video file, back to back
+    assert (root / "videos/observation.image/chunk-000/file-000.mp4").exists()
+    stats = json.loads((root / "meta/stats.json").read_text())
+    assert stats["action"]["count"] == [49] and len(stats["action"]["mean"]) == ACTION_DIM
+    assert np.array(stats["observation.image"]["mean"]).shape == (3, 1, 1)
+    assert pq.read_table(root / "meta/tasks.parquet").to_pylist() == [{"task_index": 0, "task": "t"}]
+
+
+def test_append_and_file_rollover(tmp_path: Path) -> None:
+    root = tmp_path / "ds"
+    written = []
+    for session in range(2):  # two writer sessions append to the same dataset
+        with EpisodeWriter(root, fps=10, video_file_mb=1e-6) as writer:  # every episode a new file
+            for k in range(2):
+                n = 5 + session * 2 + k
+                frames, acts = indexed_frames(n, offset=10 * len(written)), random_actions(n, len(written))
+                assert writer.add_episode(frames, acts, game="g") == len(written)
+                written.append((frames, acts))
+    store = EpisodeStore(root)
+    assert store.num_episodes == 4
+    assert len(list((root / "videos").rglob("*.mp4"))) == 4
+    for i, (_, acts) in enumerate(written):
+        np.testing.assert_array_equal(store.actions(i), acts)
+        assert decoded_index(store.frames(i, 0, 1)[0]) == 10 * i
+
+
+@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(lengths=st.lists(st.integers(1, 12), min_size=1, max_size=4), seed=st.integers(0, 2**16))
+def test_roundtrip_property(tmp_path_factory: pytest.TempPathFactory, lengths: list[int], seed: int) -> None:
+    root = tmp_path_factory.mktemp("prop")
+    episodes = [random_actions(n, seed + i) for i, n in enumerate(lengths)]
+    with EpisodeWriter(root, fps=30, gop=4) as writer:
+        offset = 0
+        for acts in episodes:
+            writer.add_episode(indexed_frames(len(acts), (16, 16), offset), acts, game="g")
+            offset += len(acts)
+    store = EpisodeStore(root)
+    offset = 0
+    for i, acts in enumerate(episodes):
+        np.testing.assert_array_equal(store.actions(i), acts)
+        assert [decoded_index(f) for f in store.frames(i)] == list(range(offset, offset + len(acts)))
+        offset += len(acts)
+
+
+def test_bad_episodes_are_refused_and_leave_nothing(small_dataset: tuple[Path, list]) -> None:
+    root, _ = small_dataset
+    with EpisodeWriter(root, fps=20) as writer:
+        good = indexed_frames(4)
+        with pytest.raises(ActionError, match="episode 3"):
+            writer.add_episode(good, np.zeros((4, 20)), game="g")
+        nan = random_actions(4)
+        nan[2, 18] = np.nan
+        with pytest.raises(ActionError, match="non-finite"):
+            writer.add_episode(good, nan, game="g")
+        with pytest.raises(DatasetError, match="3 frames but 4 actions"):
+            writer.add_episode(good[:3], random_actions(4), game="g")
+        with pytest.raises(DatasetError, match="more frames than the 4 actions"):
+            writer.add_episode(indexed_frames(5), random_actions(4), game="g")
+        with pytest.raises(DatasetError, match="frame 0 is 16x16, the dataset stores 48x32"):
+            writer.add_episode(indexed_frames(4, (16, 16)), random_actions(4), game="g")
+        with pytest.raises(DatasetError, match="overlay_box"):
+            writer.add_episode(good, random_actions(4), game="g", overlay_box=(0, 0, 0, 5))
+        with pytest.raises(DatasetError, match="JSON"):
+            writer.add_episode(good, random_actions(4), game="g", extra={"x": object()})
+        assert writer.add_episode(good, random_actions(4), game="g") == 3
+    assert EpisodeStore(root).num_episodes == 4
+    assert not list(root.rglob("*.tmp")) and not list(root.rglob("*.partial"))
+
+
+def test_open_errors(small_dataset: tuple[Path, list], tmp_path: Path) -> None:
+    root, _ = small_dataset
+    with pytest.raises(DatasetError, match="20 fps, writer asked for 30"):
+        EpisodeWriter(root, fps=30)
+    with EpisodeWriter(root, fps=20), pytest.raises(DatasetError, match="another process is writing"):
+        EpisodeWriter(root, fps=20)
+    with pytest.raises(DatasetError, match="no such dataset"):
+        EpisodeStore(tmp_path / "missing")
+    with pytest.raises(DatasetError, match=r"info.json is missing"):
+        EpisodeStore(tmp_path)
+    store = EpisodeStore(root)
+    with pytest.raises(DatasetError, match="no episode 7"):
+        store.actions(7)
+
+
+def test_damaged_files_are_named(small_dataset: tuple[Path, list]) -> None:
+    root, _ = small_dataset
+    (root / "meta/info.json").write_text("{not json")
+    with pytest.raises(DatasetError, match=r"info.json: unreadable JSON"):
+        EpisodeStore(root)
+    (root / "meta/info.json").write_text("{}")
+    with pytest.raises(DatasetError, match="missing key"):
+        EpisodeStore(root)
+
+
+def test_missing_episode_metadata_is_detected(small_dataset: tuple[Path, list]) -> None:
+    root, _ = small_dataset
+    path = root / "meta/episodes/chunk-000/file-000.parquet"
+    table = pq.read_table(path)
+    pq.write_table(table.slice(1), path)  # drop episode 0's row
+    with pytest.raises(DatasetError, match="episode 0 is missing"):
+        EpisodeStore(root)
