@@ -1,0 +1,113 @@
+"""Knowing when a stepped game has finished its work: every thread idle and the X server idle.
+
+A game thread is idle when it is parked in the shim waiting for virtual time (and has seen the
+latest advance), or when the kernel reports it sleeping (``S``) with no CPU time spent since the
+previous look. A thread in disk I/O (``D``) or runnable (``R``) is busy. The X server must be
+sleeping with no CPU progress too, so the last frame the game sent has been drawn before we grab it.
+Two looks a short interval apart must both agree.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Iterable
+
+_IDLE_STATES = frozenset("SZTtI")
+
+
+def _read(path: str) -> str | None:
+    try:
+        with open(path, "rb") as f:
+            return f.read().decode("ascii", "replace")
+    except OSError:
+        return None
+
+
+def descendants(root: int) -> list[int]:
+    """``root`` and every process below it (one scan of /proc)."""
+    parents: dict[int, list[int]] = {}
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        stat = _read(f"/proc/{name}/stat")
+        if stat is None:
+            continue
+        ppid = int(stat[stat.rindex(")") + 2 :].split()[1])
+        parents.setdefault(ppid, []).append(int(name))
+    out, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        out.append(pid)
+        todo.extend(parents.get(pid, []))
+    return out
+
+
+def thread_states(pids: Iterable[int]) -> dict[int, tuple[str, int]]:
+    """``{tid: (state letter, CPU nanoseconds)}`` for every thread of ``pids`` that still exists."""
+    out: dict[int, tuple[str, int]] = {}
+    for pid in pids:
+        try:
+            tids = os.listdir(f"/proc/{pid}/task")
+        except OSError:
+            continue
+        for tid in tids:
+            stat = _read(f"/proc/{pid}/task/{tid}/stat")
+            sched = _read(f"/proc/{pid}/task/{tid}/schedstat")
+            if stat is None or sched is None:
+                continue
+            out[int(tid)] = (stat[stat.rindex(")") + 2], int(sched.split()[0]))
+    return out
+
+
+class QuiescenceWatch:
+    """Waits until the game's threads and the X server are idle.
+
+    Args:
+        game_pids: returns the game's current process ids (it may fork).
+        server_pids: the X server's process ids.
+        parked_tids: returns the threads parked in the shim that saw the latest advance.
+        interval_s: time between two looks that must agree.
+    """
+
+    def __init__(
+        self,
+        game_pids: Callable[[], list[int]],
+        server_pids: list[int],
+        parked_tids: Callable[[], set[int]],
+        interval_s: float = 0.0003,
+    ) -> None:
+        self._game_pids = game_pids
+        self._server_pids = server_pids
+        self._parked_tids = parked_tids
+        self._interval_s = interval_s
+
+    def wait(self, timeout_s: float) -> bool:
+        """Block until quiescent (True) or ``timeout_s`` real seconds pass (False)."""
+        deadline = time.monotonic() + timeout_s
+        pids = self._game_pids()
+        previous: dict[int, tuple[str, int]] = {}
+        rescans = 0
+        while True:
+            parked = self._parked_tids()
+            game = thread_states(pids)
+            server = thread_states(self._server_pids)
+            idle = bool(game) and all(
+                tid in parked or (st in _IDLE_STATES and previous.get(tid, ("", -1))[1] == cpu)
+                for tid, (st, cpu) in game.items()
+            )
+            idle = idle and all(
+                st in _IDLE_STATES and previous.get(tid, ("", -1))[1] == cpu
+                for tid, (st, cpu) in server.items()
+            )
+            if idle:
+                return True
+            if not game:
+                return False  # the game is gone; the caller finds out why
+            if time.monotonic() > deadline:
+                return False
+            previous = {**game, **server}
+            rescans += 1
+            if rescans % 200 == 0:
+                pids = self._game_pids()  # a long wait: the game may have started helpers
+            time.sleep(self._interval_s)
