@@ -1,0 +1,122 @@
+"""The SigLIP vision encoder and the frame preprocessing in front of it.
+
+The encoder is ``transformers.SiglipVisionModel``: fixed-resolution SigLIP 2 checkpoints (e.g.
+``google/siglip2-large-patch16-256``) load with it. It is built from a ``SiglipVisionConfig`` made
+from our :class:`PolicyConfig` (random init), or loaded from a local directory in Hugging Face
+layout -- never downloaded. Its ``last_hidden_state`` (after the post-LayerNorm) gives the image
+tokens.
+
+Preprocessing follows SigLIP's image processor: resize to image_size², scale to [0, 1], normalise
+with mean = std = 0.5. The resize is an antialiased bicubic in torch (the official processor
+resizes with PIL; the two agree to about one grey level).
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+from transformers import SiglipVisionConfig, SiglipVisionModel
+
+from pixelpad.policy.config import PolicyConfig
+from pixelpad.policy.errors import CheckpointError, PolicyInputError
+
+logger = logging.getLogger(__name__)
+
+
+def siglip_config(config: PolicyConfig) -> SiglipVisionConfig:
+    """The ``SiglipVisionConfig`` of the encoder that ``config`` describes."""
+    siglip = SiglipVisionConfig(
+        hidden_size=config.vision_width,
+        intermediate_size=config.vision_mlp,
+        num_hidden_layers=config.vision_layers,
+        num_attention_heads=config.vision_heads,
+        image_size=config.image_size,
+        patch_size=config.patch_size,
+        layer_norm_eps=config.vision_eps,
+        hidden_act="gelu_pytorch_tanh",
+        vision_use_head=config.vision_use_head,
+    )
+    siglip._attn_implementation = "sdpa"
+    return siglip
+
+
+def build_vision(config: PolicyConfig) -> SiglipVisionModel:
+    """A randomly initialised encoder of the sizes in ``config``."""
+    return SiglipVisionModel(siglip_config(config))
+
+
+def config_with_vision_dir(config: PolicyConfig, path: str | Path) -> PolicyConfig:
+    """``config`` with its vision fields taken from a local Hugging Face SigLIP directory."""
+    siglip = _read_siglip_config(path)
+    return config.replace(
+        image_size=siglip.image_size,
+        patch_size=siglip.patch_size,
+        vision_width=siglip.hidden_size,
+        vision_layers=siglip.num_hidden_layers,
+        vision_heads=siglip.num_attention_heads,
+        vision_mlp=siglip.intermediate_size,
+        vision_eps=siglip.layer_norm_eps,
+        vision_use_head=False,
+        mixer_head_dim=siglip.hidden_size // config.mixer_heads,
+    )
+
+
+def load_vision(config: PolicyConfig, path: str | Path) -> SiglipVisionModel:
+    """Load pretrained encoder weights from a local directory; its sizes must match ``config``."""
+    siglip = _read_siglip_config(path)
+    expected = siglip_config(config)
+    for name in ("hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads"):
+        if getattr(siglip, name) != getattr(expected, name):
+            raise CheckpointError(
+                f"vision weights in {path} have {name}={getattr(siglip, name)}, the policy config "
+                f"{getattr(expected, name)}; build the config with config_with_vision_dir()"
+            )
+    if (siglip.image_size, siglip.patch_size) != (config.image_size, config.patch_size):
+        raise CheckpointError(
+            f"vision weights in {path} are for {siglip.image_size}px images in {siglip.patch_size}px "
+            f"patches, the policy config says {config.image_size}/{config.patch_size}"
+        )
+    model = SiglipVisionModel.from_pretrained(
+        str(path), config=expected, local_files_only=True, attn_implementation="sdpa"
+    )
+    logger.info("loaded SigLIP vision weights from %s", path)
+    return model
+
+
+def _read_siglip_config(path: str | Path) -> SiglipVisionConfig:
+    if not Path(path, "config.json").is_file():
+        raise CheckpointError(f"{path} is not a Hugging Face model directory (no config.json)")
+    try:
+        return SiglipVisionConfig.from_pretrained(str(path), local_files_only=True)
+    except (OSError, ValueError, KeyError) as err:
+        raise CheckpointError(f"cannot read a SigLIP vision config from {path}: {err}") from err
+
+
+def as_frame_batch(frames: np.ndarray | Tensor, device: torch.device | None = None) -> Tensor:
+    """uint8 frames (H, W, 3) or (B, H, W, 3), numpy or torch → uint8 tensor (B, H, W, 3)."""
+    tensor = torch.from_numpy(np.ascontiguousarray(frames)) if isinstance(frames, np.ndarray) else frames
+    if tensor.dtype != torch.uint8:
+        raise PolicyInputError(f"frames must be uint8 RGB, got dtype {tensor.dtype}")
+    if tensor.ndim == 3:
+        tensor = tensor[None]
+    if tensor.ndim != 4 or tensor.shape[-1] != 3 or tensor.shape[0] == 0:
+        raise PolicyInputError(
+            f"frames must be (H, W, 3) or (B, H, W, 3) RGB, got shape {tuple(tensor.shape)}"
+        )
+    return tensor if device is None else tensor.to(device)
+
+
+def preprocess(frames: Tensor, image_size: int, dtype: torch.dtype = torch.float32) -> Tensor:
+    """uint8 frames (B, H, W, 3) → SigLIP pixel values (B, 3, image_size, image_size) in [-1, 1]."""
+    x = frames.permute(0, 3, 1, 2).to(torch.float32) / 255.0
+    if x.shape[-2:] != (image_size, image_size):
+        x = F.interpolate(
+            x, size=(image_size, image_size), mode="bicubic", antialias=True, align_corners=False
+        )
+        x = x.clamp(0.0, 1.0)
+    return ((x - 0.5) / 0.5).to(dtype)

@@ -1,0 +1,55 @@
+"""Presets, validation and parameter counts (meta-device builds: no memory, no time)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from pixelpad.actions import ACTION_DIM, CHECKPOINT_ACTION_DIM, CHECKPOINT_HORIZON, DEFAULT_HORIZON
+from pixelpad.policy import PRESETS, Policy, PolicyConfig, PolicyConfigError, get_preset
+
+
+def _count(config: PolicyConfig) -> int:
+    with torch.device("meta"):
+        return Policy(config).num_parameters()
+
+
+def test_released_shapes_have_about_493_6m_parameters() -> None:
+    cfg = get_preset("nitrogen_500m")
+    assert (cfg.action_dim, cfg.horizon, cfg.hidden_size) == (CHECKPOINT_ACTION_DIM, CHECKPOINT_HORIZON, 1024)
+    assert (cfg.num_image_tokens, cfg.num_context_tokens) == (256, 300)
+    assert abs(_count(cfg) - 493.6e6) < 0.1e6
+
+
+def test_tiny_is_small_and_speaks_pixelpad_actions() -> None:
+    cfg = get_preset("tiny")
+    assert (cfg.action_dim, cfg.horizon, cfg.action_layout) == (ACTION_DIM, DEFAULT_HORIZON, "pixelpad")
+    assert _count(cfg) < 2_000_000
+    assert _count(get_preset("tiny")) < _count(get_preset("base")) < _count(get_preset("nitrogen_500m"))
+
+
+def test_dict_round_trip_and_unknown_fields() -> None:
+    for cfg in PRESETS.values():
+        assert PolicyConfig.from_dict(cfg.to_dict()) == cfg
+    with pytest.raises(PolicyConfigError, match="unknown policy config"):
+        PolicyConfig.from_dict({"image_sise": 64})
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"image_size": 60}, "multiple of patch_size"),
+        ({"mixer_head_dim": 16}, "mixer width"),
+        ({"action_dim": 25}, "action_layout"),
+        ({"context_length": 10}, "shorter than"),
+        ({"horizon": 0}, "horizon must be positive"),
+    ],
+)
+def test_inconsistent_configs_are_refused(changes: dict, message: str) -> None:
+    with pytest.raises(PolicyConfigError, match=message):
+        get_preset("tiny").replace(**changes)
+
+
+def test_unknown_preset() -> None:
+    with pytest.raises(PolicyConfigError, match="known: tiny"):
+        get_preset("huge")
