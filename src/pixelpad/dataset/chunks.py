@@ -197,8 +197,9 @@ class SegmentSampler(Sampler[int]):
         shuffle: shuffle segments and the samples within each window; False: storage order.
         window: segments whose samples are mixed together (the cache must hold this many).
         seed: base seed; call :meth:`set_epoch` each epoch for a new order.
-        num_replicas, rank: split the segments between distributed processes; every rank gets the
-            same number of samples (the shorter ones wrap around), as DDP needs.
+        num_replicas, rank: split the segments between distributed processes, balanced to within one
+            segment; every rank yields the same number of samples (repeating a few of its own), as
+            DDP needs.
     """
 
     def __init__(
@@ -219,7 +220,9 @@ class SegmentSampler(Sampler[int]):
         self.shuffle, self.window, self.seed = shuffle, window, seed
         self.num_replicas, self.rank = num_replicas, rank
         self.epoch = 0
-        self.num_samples = -(-len(dataset) // num_replicas)
+        # Ranks are balanced to within one segment; pad all to this bound so every rank has as many.
+        longest = max((len(r) for r in self.segments), default=0)
+        self.num_samples = len(dataset) if num_replicas == 1 else -(-len(dataset) // num_replicas) + longest
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
@@ -230,7 +233,13 @@ class SegmentSampler(Sampler[int]):
     def __iter__(self) -> Iterator[int]:
         rng = np.random.default_rng((self.seed, self.epoch))
         order = rng.permutation(len(self.segments)) if self.shuffle else np.arange(len(self.segments))
-        mine = [self.segments[i] for i in order[self.rank :: self.num_replicas]]
+        loads = np.zeros(self.num_replicas, dtype=np.int64)
+        mine = []
+        for i in order:  # each segment to the least-loaded rank: same answer on every rank
+            rank = int(np.argmin(loads))
+            loads[rank] += len(self.segments[i])
+            if rank == self.rank:
+                mine.append(self.segments[i])
         out: list[int] = []
         for w in range(0, len(mine), self.window):
             block = np.concatenate([np.asarray(r) for r in mine[w : w + self.window]])

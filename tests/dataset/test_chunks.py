@@ -1,0 +1,115 @@
+"""ChunkDataset against a slow, obvious reference; its decoding is per segment, not per sample."""
+
+from __future__ import annotations
+
+import pickle
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from torch.utils.data import DataLoader
+
+from pixelpad import video
+from pixelpad.dataset import ChunkDataset, DatasetError, EpisodeStore, SegmentSampler
+from pixelpad.dataset import chunks as chunks_module
+
+from .conftest import EPISODE_LENGTHS
+
+
+def reference_sample(store: EpisodeStore, episode: int, t: int, size: tuple[int, int], horizon: int) -> dict:
+    """The obvious way: decode the one frame, mask, resize; slice and pad the actions."""
+    frame = store.frames(episode, t, t + 1)[0]
+    box = store.episodes[episode]["overlay_box"]
+    if box is not None:
+        x, y, w, h = box
+        frame[y : y + h, x : x + w] = 0
+    acts = store.actions(episode)[t : t + horizon]
+    padded = np.zeros((horizon, 21), np.float32)
+    padded[: len(acts)] = acts
+    return {"frame": video.resize(frame, size), "actions": padded, "valid": len(acts)}
+
+
+def test_every_sample_matches_the_reference(small_dataset: tuple[Path, list]) -> None:
+    root, _ = small_dataset
+    store = EpisodeStore(root)
+    ds = ChunkDataset(root, image_size=(16, 24), horizon=16, segment_frames=8)
+    assert len(ds) == sum(EPISODE_LENGTHS)
+    for i in range(len(ds)):
+        sample = ds[i]
+        ref = reference_sample(store, sample["episode"], sample["t"], (16, 24), 16)
+        assert sample["frame"].dtype == torch.uint8 and sample["frame"].shape == (16, 24, 3)
+        np.testing.assert_array_equal(sample["frame"].numpy(), ref["frame"])
+        np.testing.assert_array_equal(sample["actions"].numpy(), ref["actions"])
+        assert sample["action_mask"].tolist() == [True] * ref["valid"] + [False] * (16 - ref["valid"])
+    last = ds[EPISODE_LENGTHS[0] - 1]  # last frame of episode 0: one real action, then padding
+    assert (last["episode"], last["t"], int(last["action_mask"].sum())) == (0, EPISODE_LENGTHS[0] - 1, 1)
+    assert not last["actions"][1:].any()
+
+
+def test_overlay_is_masked_only_when_asked(small_dataset: tuple[Path, list]) -> None:
+    root, _ = small_dataset
+    first_of_ep1 = EPISODE_LENGTHS[0]
+    masked = ChunkDataset(root, image_size=(32, 48))[first_of_ep1]["frame"].numpy()
+    unmasked = ChunkDataset(root, image_size=(32, 48), mask_overlay=False)[first_of_ep1]["frame"].numpy()
+    assert masked[20:32, 36:48].max() == 0 and unmasked[20:32, 36:48].min() > 0
+    np.testing.assert_array_equal(masked[:20], unmasked[:20])
+
+
+def test_decodes_once_per_segment(small_dataset: tuple[Path, list], monkeypatch: pytest.MonkeyPatch) -> None:
+    root, _ = small_dataset
+    calls = []
+    real = video.iter_frames
+    monkeypatch.setattr(chunks_module.video, "iter_frames", lambda *a, **k: calls.append(a) or real(*a, **k))
+    ds = ChunkDataset(root, image_size=16, segment_frames=8)
+    order = list(SegmentSampler(ds, window=2, seed=3))
+    for i in order:
+        ds[i]
+    assert len(calls) == len(ds.segments()) == 2 + 4 + 1  # not one decode (or seek) per sample
+    assert len(order) == len(ds) and sorted(order) == list(range(len(ds)))
+
+
+def test_cache_is_bounded(small_dataset: tuple[Path, list]) -> None:
+    root, _ = small_dataset
+    ds = ChunkDataset(root, image_size=16, segment_frames=4, cache_mb=2 * 4 * 16 * 16 * 3 / 2**20)
+    for i in range(len(ds)):
+        ds[i]
+    assert len(ds._cache) == 2
+
+
+def test_sampler_windows_and_replicas(small_dataset: tuple[Path, list]) -> None:
+    root, _ = small_dataset
+    ds = ChunkDataset(root, image_size=16, segment_frames=8)
+    segment_of = {i: k for k, r in enumerate(ds.segments()) for i in r}
+    order = list(SegmentSampler(ds, window=2, seed=1))
+    for start in range(0, len(order), 16):  # each run of samples touches at most `window` segments...
+        window_segments = {segment_of[i] for i in order[start : start + 8]}
+        assert len(window_segments) <= 2 + 1  # ...(+1 where a run crosses a window boundary)
+    assert list(SegmentSampler(ds, shuffle=False)) == list(range(len(ds)))
+    sampler = SegmentSampler(ds, seed=1)
+    sampler.set_epoch(1)
+    assert list(sampler) != order
+    ranks = [list(SegmentSampler(ds, seed=1, num_replicas=2, rank=r)) for r in range(2)]
+    assert len(ranks[0]) == len(ranks[1]) == (len(ds) + 1) // 2 + 8
+    assert set(ranks[0]) | set(ranks[1]) == set(range(len(ds)))
+
+
+def halve(actions: np.ndarray) -> np.ndarray:
+    return actions * 0.5
+
+
+def test_subset_roots_transform_and_dataloader(small_dataset: tuple[Path, list]) -> None:
+    root, episodes = small_dataset
+    both = ChunkDataset([root, root], image_size=16, episodes=[1, 4], action_transform=halve)
+    assert len(both) == 2 * EPISODE_LENGTHS[1]
+    second = both[EPISODE_LENGTHS[1]]
+    assert (second["episode"], second["t"]) == (4, 0)  # episode 1 of the second root
+    np.testing.assert_array_equal(second["actions"].numpy(), episodes[1][1][:16] * 0.5)
+    clone = pickle.loads(pickle.dumps(both))
+    assert clone._cache == {} and torch.equal(clone[3]["frame"], both[3]["frame"])
+    batch = next(iter(DataLoader(both, batch_size=5, sampler=SegmentSampler(both))))
+    assert batch["frame"].shape == (5, 16, 16, 3) and batch["actions"].shape == (5, 16, 21)
+    with pytest.raises(DatasetError, match=r"episodes \[9\] do not exist"):
+        ChunkDataset(root, episodes=[9])
+    with pytest.raises(IndexError):
+        both[len(both)]
