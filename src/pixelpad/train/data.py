@@ -1,0 +1,146 @@
+"""The training data: datasets split into train/validation episodes, the sample stream, batches.
+
+Each dataset root becomes one :class:`pixelpad.dataset.ChunkDataset` of its training episodes (so the
+stream can weight datasets) and one of its held-out episodes. A micro-batch is a list of
+``(lane, position)`` keys from :class:`~pixelpad.train.sampling.RankBatchSampler`; :class:`StreamDataset`
+maps each key to a sample and :class:`Collate` stacks the samples and augments the frames with one
+seed per sample, so a sample is identical whichever rank or worker loads it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+from torch.utils.data import ConcatDataset, Dataset, Subset
+
+from pixelpad.actions import NAMES
+from pixelpad.train.augment import AugmentConfig, augment
+from pixelpad.train.errors import DataError
+from pixelpad.train.sampling import SegmentStream, derive_seed, split_episodes
+
+log = logging.getLogger(__name__)
+
+_NOISE = 0x5EED  # tags that keep the derived seeds of different uses apart
+_AUGMENT = 0xA06
+
+
+@dataclass
+class Splits:
+    """Training datasets (one per root) and the held-out samples (all roots together, or None)."""
+
+    train: list[Dataset]
+    val: Dataset | None
+    fps: float
+
+
+def open_splits(
+    roots: Sequence[str],
+    *,
+    image_size: int,
+    horizon: int,
+    val_fraction: float,
+    mask_overlay: bool,
+    seed: int,
+    val_samples: int,
+) -> Splits:
+    """Open every root, check they agree, split episodes, and build the ChunkDatasets.
+
+    Raises:
+        DataError: a root is missing or empty, roots disagree on fps or action layout, or the split
+            leaves no training (or validation) episodes.
+    """
+    from pixelpad.dataset import ChunkDataset, DatasetError, EpisodeStore
+
+    train, val, rates = [], [], {}
+    for i, root in enumerate(roots):
+        try:
+            store = EpisodeStore(root)
+        except DatasetError as err:
+            raise DataError(f"cannot open training data {root}: {err}") from err
+        if store.num_episodes == 0 or sum(ep["length"] for ep in store.episodes) == 0:
+            raise DataError(f"{root} has no episodes: record or import some first")
+        names = store.info["features"]["action"].get("names")
+        if names is not None and list(names) != list(NAMES):
+            raise DataError(
+                f"{root} stores actions in another layout ({len(names)} columns starting {names[:3]}); "
+                "pixelpad trains on the unified 21-dim layout: re-import the dataset"
+            )
+        rates[root] = store.fps
+        train_eps, val_eps = split_episodes(store.num_episodes, val_fraction, derive_seed(seed, i))
+        kwargs = {"image_size": image_size, "horizon": horizon, "mask_overlay": mask_overlay}
+        train.append(ChunkDataset(root, episodes=train_eps, **kwargs))
+        if val_eps:
+            val.append(ChunkDataset(root, episodes=val_eps, **kwargs))
+    if len(set(rates.values())) > 1:
+        raise DataError(
+            f"datasets have different frame rates {rates}: an action chunk would mean a different span of "
+            "time in each; resample them to one fps"
+        )
+    held_out = None
+    if val:
+        joined = ConcatDataset(val)
+        count = min(val_samples, len(joined))
+        held_out = Subset(joined, np.linspace(0, len(joined) - 1, count).round().astype(int).tolist())
+    return Splits(train=train, val=held_out, fps=next(iter(rates.values())))
+
+
+def build_stream(splits: Splits, *, weights: Sequence[float] | None, seed: int, lanes: int, window: int):
+    """The :class:`SegmentStream` over the training datasets' segments."""
+    segments = [[len(r) for r in ds.segments()] for ds in splits.train]
+    return SegmentStream(segments, weights, seed=seed, lanes=lanes, window=window)
+
+
+class StreamDataset(Dataset):
+    """Map-style view of the stream: key ``(lane, position)`` → one sample dict."""
+
+    def __init__(self, datasets: list[Dataset], stream: SegmentStream, seed: int) -> None:
+        self.datasets, self.stream, self.seed = datasets, stream, seed
+
+    def __len__(self) -> int:  # the stream is infinite; DataLoader only needs this for len()
+        return sum(len(d) for d in self.datasets)
+
+    def __getitem__(self, key: tuple[int, int]) -> dict[str, Any]:
+        return self.__getitems__([key])[0]
+
+    def __getitems__(self, keys: list[tuple[int, int]]) -> list[dict[str, Any]]:
+        lane = keys[0][0]
+        if any(k[0] != lane for k in keys):
+            raise ValueError("a micro-batch reads one lane")
+        positions = [k[1] for k in keys]
+        datasets, indices = self.stream.locate(lane, positions)
+        items = []
+        for (lane_, pos), d, i in zip(keys, datasets.tolist(), indices.tolist(), strict=True):
+            item = dict(self.datasets[d][i])
+            item["seed"] = derive_seed(self.seed, _AUGMENT, lane_, pos)
+            item["key"] = (lane_, pos)
+            items.append(item)
+        return items
+
+
+class Collate:
+    """Stack samples into a batch and augment its frames; picklable for DataLoader workers.
+
+    Output: ``frames`` uint8 (B, H, W, 3), ``actions`` float32 (B, T, 21), ``action_mask`` bool (B, T),
+    ``noise_seed`` int (the micro-batch's seed for the flow-matching noise).
+    """
+
+    def __init__(self, augment_config: AugmentConfig | None, seed: int) -> None:
+        self.augment_config, self.seed = augment_config, seed
+
+    def __call__(self, items: list[dict[str, Any]]) -> dict[str, Any]:
+        frames = torch.stack([item["frame"] for item in items])
+        if self.augment_config is not None and "seed" in items[0]:
+            frames = augment(frames, self.augment_config.sample_params([item["seed"] for item in items]))
+        batch: dict[str, Any] = {
+            "frames": frames,
+            "actions": torch.stack([item["actions"] for item in items]),
+            "action_mask": torch.stack([item["action_mask"] for item in items]),
+        }
+        if "key" in items[0]:
+            batch["noise_seed"] = derive_seed(self.seed, _NOISE, *items[0]["key"])
+        return batch
