@@ -245,6 +245,21 @@ def convert_state_dict(state: Mapping[str, Tensor], config: PolicyConfig) -> dic
     return out
 
 
+def official_name(name: str) -> str:
+    """Our weight name → the released checkpoint's (for error messages).
+
+    Per-embodiment weights are shown by their official name; their shapes are shown in our
+    layout (transposed, without the embodiment axis).
+    """
+    match = re.match(r"^(action_encoder\.W\d|action_decoder\.layer\d)\.(weight|bias)$", name)
+    if match:
+        return f"{match.group(1)}.{'W' if match.group(2) == 'weight' else 'b'}"
+    for old, new in _RENAMES:  # the more specific prefix comes first either way
+        if name.startswith(new):
+            return old + name[len(new) :]
+    return name
+
+
 def _check_sinusoid(key: str, table: Tensor, config: PolicyConfig) -> None:
     enabled = config.mixer_sinusoidal if key.startswith("vl_self_attention_model.") else config.dit_sinusoidal
     if not enabled:
@@ -269,7 +284,7 @@ def load_nitrogen_checkpoint(path: str | Path, *, vision_heads: int | None = Non
     config = config_from_checkpoint(checkpoint["ckpt_config"], state, vision_heads=vision_heads)
     policy = Policy(config)
     converted = {k: v.float() for k, v in convert_state_dict(state, config).items()}
-    check_state_dict(policy, converted, where=str(path))
+    check_state_dict(policy, converted, where=str(path), display=official_name)
     policy.load_state_dict(converted)
     logger.info("loaded %s (step %s, %d parameters)", path, checkpoint.get("step"), policy.num_parameters())
     return policy.eval()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -79,17 +80,26 @@ def load_pretrained(directory: str | Path, *, device: str | torch.device = "cpu"
     return policy
 
 
-def check_state_dict(policy: Policy, state: dict[str, torch.Tensor], *, where: str) -> None:
-    """Raise :class:`CheckpointError` naming the first missing, unexpected or mis-shaped key."""
+def check_state_dict(
+    policy: Policy,
+    state: dict[str, torch.Tensor],
+    *,
+    where: str,
+    display: Callable[[str], str] = str,
+) -> None:
+    """Raise :class:`CheckpointError` naming the first missing, unexpected or mis-shaped key.
+
+    ``display`` turns our key names into the names the file uses, for the message.
+    """
     expected = policy.state_dict()
     for name, tensor in expected.items():
         if name not in state:
-            raise CheckpointError(f"{where}: missing weight {name!r} (shape {tuple(tensor.shape)})")
+            raise CheckpointError(f"{where}: missing weight {display(name)!r} (shape {tuple(tensor.shape)})")
         if tuple(state[name].shape) != tuple(tensor.shape):
             raise CheckpointError(
-                f"{where}: weight {name!r} has shape {tuple(state[name].shape)}, the config expects "
-                f"{tuple(tensor.shape)}"
+                f"{where}: weight {display(name)!r} has shape {tuple(state[name].shape)}, its config "
+                f"implies {tuple(tensor.shape)}"
             )
     for name in state:
         if name not in expected:
-            raise CheckpointError(f"{where}: unexpected weight {name!r} for this config")
+            raise CheckpointError(f"{where}: unexpected weight {display(name)!r} for its config")
