@@ -59,6 +59,7 @@ def test_recording_has_the_video_and_the_actions(tmp_path) -> None:
     table = pq.read_table(result.actions).to_pandas()
     assert len(table) == 9 and list(table["chunk"]) == [0, 0, 0, 1, 1, 1, 2, 2, 2]
     np.testing.assert_allclose(table[list(NAMES)].to_numpy(), np.stack(game.received))
+    np.testing.assert_allclose(table["virtual_time"], (np.arange(9) + 1) / 10)
     planned = table.dropna(subset=["think_ms"])
     assert list(planned["position"]) == [0, 0, 0]
     assert np.asarray(planned["chunk_actions"].iloc[0].tolist()).shape == (4, 21)

@@ -133,6 +133,7 @@ def play(
                 recorder.add(
                     obs, action, chunk=chunk, position=position, execute=plan_length, episode=episodes - 1,
                     chunk_index=chunks - 1, reward=float(reward), think_ms=think_ms[-1],
+                    virtual_time=info.get("virtual_time"),
                 )  # fmt: skip
             position += 1
             obs = next_obs

@@ -7,8 +7,9 @@ positive). The steps that will be executed are bright, the re-planned-away rest 
 step outlined. So one glance tells what the policy planned and how much of it it got to play.
 
 ``actions.parquet`` has one row per executed step: ``step, episode, chunk, position``, the 21 controls
-by name, ``reward``, and on the first row of each chunk ``think_ms`` and the full predicted chunk
-(``chunk_actions``, a ``T x 21`` list); both are null on the other rows.
+by name, ``reward``, the env's ``virtual_time`` after the step (null when the env does not report
+it), and on the first row of each chunk ``think_ms`` and the full predicted chunk (``chunk_actions``,
+a ``T x 21`` list); both are null on the other rows.
 """
 
 from __future__ import annotations
@@ -116,7 +117,17 @@ class PlayRecorder:
         self.directory.mkdir(parents=True, exist_ok=True)
         self._video = VideoWriter(self.directory / VIDEO_NAME, fps)
         self._rows: dict[str, list] = {
-            key: [] for key in ("step", "episode", "chunk", "position", "reward", "think_ms", "chunk_actions")
+            key: []
+            for key in (
+                "step",
+                "episode",
+                "chunk",
+                "position",
+                "reward",
+                "virtual_time",
+                "think_ms",
+                "chunk_actions",
+            )
         }
         self._actions: list[np.ndarray] = []
 
@@ -137,6 +148,7 @@ class PlayRecorder:
         chunk_index: int,
         reward: float,
         think_ms: float | None,
+        virtual_time: float | None = None,
     ) -> None:
         """Record one executed step: the frame it was chosen on, the action, and its chunk ``(T, 21)``."""
         step = len(self._actions)
@@ -150,6 +162,7 @@ class PlayRecorder:
             ("chunk", chunk_index),
             ("position", position),
             ("reward", float(reward)),
+            ("virtual_time", virtual_time),
             ("think_ms", think_ms if new_chunk else None),
             ("chunk_actions", np.asarray(chunk, dtype=np.float32).tolist() if new_chunk else None),
         ):
@@ -168,6 +181,7 @@ class PlayRecorder:
         for i, name in enumerate(NAMES):
             columns[name] = pa.array(actions[:, i], pa.float32())
         columns["reward"] = pa.array(self._rows["reward"], pa.float32())
+        columns["virtual_time"] = pa.array(self._rows["virtual_time"], pa.float64())
         columns["think_ms"] = pa.array(self._rows["think_ms"], pa.float32())
         columns["chunk_actions"] = pa.array(self._rows["chunk_actions"], pa.list_(pa.list_(pa.float32())))
         path = self.directory / ACTIONS_NAME

@@ -31,8 +31,9 @@ from pixelpad.serve.protocol import Limits, ProtocolError, ServeError
 
 log = logging.getLogger(__name__)
 
-# A session that sent no predict for this long no longer counts as "active" when deciding
-# whether a batch can close before its window ends.
+# A session whose last predict was asked or answered longer ago than this no longer counts as
+# "active" when deciding whether a batch can close before its window ends. Counting answers too
+# keeps every client of a slow model (seconds per batch) active while it waits for its reply.
 ACTIVE_SESSION_S = 1.0
 # Forget sessions idle this long (bounds the session table).
 FORGET_SESSION_S = 300.0
@@ -132,7 +133,7 @@ class PolicyServer:
         self._bind_error: Exception | None = None
         self._address: str | None = None
         self._threads: list[threading.Thread] = []
-        self._sessions: dict[str, float] = {}  # session -> monotonic time of its last predict
+        self._sessions: dict[str, float] = {}  # session -> when its last predict was asked or answered
         self._lock = threading.Lock()  # guards _sessions and _stats
         self._stats: Counter[str] = Counter()
         self._predictor_info = dict(predictor.info())
@@ -377,7 +378,11 @@ class PolicyServer:
                 [*job.envelope, protocol.error_reply(job.request_id, protocol.INTERNAL, message)]
                 for job in jobs
             ]
-        compute_ms = (time.monotonic() - start) * 1000
+        done = time.monotonic()
+        compute_ms = (done - start) * 1000
+        with self._lock:
+            for job in jobs:
+                self._sessions[job.session] = done
         self._count("batches")
         self._count("predicted", len(jobs))
         replies = []

@@ -1,0 +1,136 @@
+"""Serving latency and throughput: what the network protocol costs and what batching gains.
+
+For each policy preset (random init; the speed does not depend on the weights), with a 640x480
+game frame per request:
+
+* direct: ``policy.predict`` on one frame in this process (the baseline);
+* round trip: the same through ``Client.predict`` to a loopback ``PolicyServer``, split into the
+  server's compute time and the rest (protocol: msgpack, ZeroMQ, queueing);
+* throughput: requests/s with 1 client, and with 4 concurrent clients with batching on and off.
+
+A "null" predictor (answers zeros at once) gives the bare protocol round trip for the same frame.
+Every figure is measured in the same run, and the ratios are what to read on a shared machine.
+
+Usage: ``python benchmarks/serve_latency.py [--presets tiny base] [--requests 40 4]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import threading
+import time
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+import numpy as np
+import torch
+
+from pixelpad.actions import ACTION_DIM
+from pixelpad.policy import Policy, get_preset
+from pixelpad.serve import Client, PolicyPredictor, PolicyServer, ServerConfig
+
+FRAME = np.random.default_rng(0).integers(0, 256, (480, 640, 3), dtype=np.uint8)
+
+
+class NullPredictor:
+    """Answers zeros at once: the round trip of a request with nothing to compute."""
+
+    def predict(self, frames: np.ndarray) -> np.ndarray:
+        return np.zeros((len(frames), 16, ACTION_DIM), np.float32)
+
+    def info(self) -> dict[str, str]:
+        return {"kind": "null"}
+
+
+def round_trips(address: str, n: int) -> tuple[list[float], list[float]]:
+    """``n`` sequential requests: (round-trip ms, server compute ms) of each."""
+    total, compute = [], []
+    with Client(address, timeout=600) as client:
+        client.predict(FRAME)  # connect and warm up
+        for _ in range(n):
+            start = time.perf_counter()
+            client.predict(FRAME)
+            total.append((time.perf_counter() - start) * 1000)
+            compute.append(client.last_timing["compute_ms"])
+    return total, compute
+
+
+def throughput(address: str, clients: int, per_client: int) -> tuple[float, float]:
+    """Requests/s of ``clients`` threads sending ``per_client`` requests each; and the mean batch size."""
+    batch_sizes: list[int] = []
+    barrier = threading.Barrier(clients + 1)
+
+    def run() -> None:
+        with Client(address, timeout=600) as client:
+            client.info()
+            barrier.wait()
+            for _ in range(per_client):
+                client.predict(FRAME)
+                batch_sizes.append(int(client.last_timing["batch_size"]))
+
+    threads = [threading.Thread(target=run) for _ in range(clients)]
+    for thread in threads:
+        thread.start()
+    barrier.wait()
+    start = time.perf_counter()
+    for thread in threads:
+        thread.join()
+    return clients * per_client / (time.perf_counter() - start), statistics.mean(batch_sizes)
+
+
+def bench_preset(name: str, requests: int) -> None:
+    policy = Policy(get_preset(name)).eval()
+    predictor = PolicyPredictor(policy)
+    for _ in range(3):  # warm-up: allocator, kernels' first calls
+        predictor.predict(FRAME[None])
+    direct = []
+    for _ in range(requests):
+        start = time.perf_counter()
+        predictor.predict(FRAME[None])
+        direct.append((time.perf_counter() - start) * 1000)
+    print(f"\n== {name}: {policy.num_parameters() / 1e6:.1f}M parameters, {policy.config.image_size}px input")
+    with PolicyServer(predictor, ServerConfig(port=0)) as server:
+        total, compute = round_trips(server.address, requests)
+        rps1, _ = throughput(server.address, 1, requests)
+        rps4, batch4 = throughput(server.address, 4, requests)
+    with PolicyServer(predictor, ServerConfig(port=0, max_batch=1)) as server:
+        rps4_unbatched, _ = throughput(server.address, 4, requests)
+    direct_ms, total_ms, compute_ms = (statistics.median(x) for x in (direct, total, compute))
+    print(f"direct predict          {direct_ms:9.1f} ms (baseline)")
+    print(f"round trip via server   {total_ms:9.1f} ms  ratio to direct {total_ms / direct_ms:.3f}")
+    print(f"  server compute        {compute_ms:9.1f} ms")
+    overhead = total_ms - compute_ms
+    print(f"  protocol + queueing   {overhead:9.1f} ms  ({overhead / total_ms:.1%} of it)")
+    print(f"1 client                {rps1:9.2f} req/s")
+    print(f"4 clients, batching     {rps4:9.2f} req/s  (mean batch {batch4:.2f})")
+    print(f"4 clients, no batching  {rps4_unbatched:9.2f} req/s")
+    print(f"batching gain: 4 clients batched / 1 client = {rps4 / rps1:.2f}x; "
+          f"batched / unbatched at 4 clients = {rps4 / rps4_unbatched:.2f}x")  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--presets", nargs="+", default=["tiny", "base"])
+    parser.add_argument(
+        "--requests", nargs="+", type=int, default=[40, 5], help="requests per measure, per preset"
+    )
+    parser.add_argument(
+        "--threads", type=int, default=1, help="torch threads (1: figures stable on a shared CPU)"
+    )
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    counts = (args.requests + [args.requests[-1]] * len(args.presets))[: len(args.presets)]
+    print(f"frame 640x480, torch threads {args.threads}, device cpu")
+    with PolicyServer(NullPredictor(), ServerConfig(port=0)) as server:
+        null_ms = statistics.median(round_trips(server.address, 200)[0])
+    print(f"null predictor round trip {null_ms:.2f} ms (the bare protocol, 921,600-byte frame)")
+    for name, requests in zip(args.presets, counts, strict=True):
+        bench_preset(name, requests)
+
+
+if __name__ == "__main__":
+    main()
