@@ -111,6 +111,7 @@ class ChunkDataset(Dataset):
         self._starts = np.concatenate([[0], np.cumsum(lengths)])  # sample index of each episode's frame 0
         self._cache: OrderedDict[tuple[int, int], np.ndarray] = OrderedDict()
         self._cached_bytes = 0
+        self._spare: np.ndarray | None = None  # an evicted block's buffer, reused by the next decode
 
     def __len__(self) -> int:
         return int(self._starts[-1])
@@ -152,40 +153,51 @@ class ChunkDataset(Dataset):
         }
 
     def _segment(self, pos: int, seg: int) -> np.ndarray:
-        """``(n, H, W, 3)`` uint8 frames of one segment: from the cache, or decoded once and cached."""
+        """``(n, H, W, 3)`` uint8 frames of one segment: from the cache, or decoded once and cached.
+
+        Cached blocks are full ``(segment_frames, H, W, 3)`` buffers (a short last segment uses the
+        front of one); an evicted block's buffer is reused for the next decode, because touching
+        fresh memory (page faults) costs more than decoding here.
+        """
         key = (pos, seg)
         block = self._cache.get(key)
         if block is not None:
             self._cache.move_to_end(key)
             return block
-        block = self._decode(self._episodes[pos], seg * self.segment_frames)
+        buffer = self._spare or np.empty((self.segment_frames, *self.image_size, 3), dtype=np.uint8)
+        self._spare = None
+        block = self._decode(self._episodes[pos], seg * self.segment_frames, buffer)
         self._cache[key] = block
-        self._cached_bytes += block.nbytes
+        self._cached_bytes += buffer.nbytes
         while self._cached_bytes > self.cache_bytes and len(self._cache) > 1:
             _, old = self._cache.popitem(last=False)
-            self._cached_bytes -= old.nbytes
+            self._cached_bytes -= self.segment_frames * old[0].nbytes
+            self._spare = old.base if old.base is not None else old
         return block
 
-    def _decode(self, ep: _Episode, first: int) -> np.ndarray:
+    def _decode(self, ep: _Episode, first: int, buffer: np.ndarray) -> np.ndarray:
+        """Decode frames ``first ..`` of ``ep`` (masked, resized) into ``buffer``; returns the filled part."""
         count = min(self.segment_frames, ep.length - first)
         start = ep.begin + first / ep.fps
-        images = []
+        filled = 0
         for decoded in video.iter_frames(ep.video, start=start, end=start + count / ep.fps):
+            if filled == count:
+                filled += 1
+                break
             image = decoded.image
             if self.mask_overlay and ep.overlay_box is not None:
                 x, y, w, h = ep.overlay_box
                 image[max(0, y) : max(0, y + h), max(0, x) : max(0, x + w)] = 0
-            images.append(video.resize(image, self.image_size))
-        if len(images) != count:
-            raise L.DatasetError(
-                f"{ep.video}: expected {count} frames from {start:.3f}s, decoded {len(images)}"
-            )
-        return np.stack(images)
+            buffer[filled] = video.resize(image, self.image_size)
+            filled += 1
+        if filled != count:
+            raise L.DatasetError(f"{ep.video}: expected {count} frames from {start:.3f}s, decoded {filled}")
+        return buffer[:count]
 
     def __getstate__(self) -> dict[str, object]:
         """Workers start with an empty cache (decoded frames are not shipped between processes)."""
         state = self.__dict__.copy()
-        state["_cache"], state["_cached_bytes"] = OrderedDict(), 0
+        state["_cache"], state["_cached_bytes"], state["_spare"] = OrderedDict(), 0, None
         return state
 
 
