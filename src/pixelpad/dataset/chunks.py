@@ -164,8 +164,9 @@ class ChunkDataset(Dataset):
         if block is not None:
             self._cache.move_to_end(key)
             return block
-        buffer = self._spare or np.empty((self.segment_frames, *self.image_size, 3), dtype=np.uint8)
-        self._spare = None
+        buffer, self._spare = self._spare, None
+        if buffer is None:
+            buffer = np.empty((self.segment_frames, *self.image_size, 3), dtype=np.uint8)
         block = self._decode(self._episodes[pos], seg * self.segment_frames, buffer)
         self._cache[key] = block
         self._cached_bytes += buffer.nbytes
