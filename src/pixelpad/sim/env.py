@@ -75,8 +75,8 @@ class GameEnv(gym.Env):
         size: tuple[int, int] | None = None,
         render_mode: str | None = "rgb_array",
         seed: int | None = None,
-        step_timeout_s: float = 20.0,
-        start_timeout_s: float = 90.0,
+        step_timeout_s: float = 60.0,
+        start_timeout_s: float = 120.0,
     ) -> None:
         if (game is None) == (cmd is None):
             raise SimError("give exactly one of game (a profile name) or cmd (a command line)")

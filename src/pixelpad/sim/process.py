@@ -23,7 +23,6 @@ BASE_ENV: dict[str, str] = {
     "SDL_VIDEODRIVER": "x11",
     "SDL_JOYSTICK_HIDAPI": "0",
     "SDL_JOYSTICK_DISABLE_UDEV": "1",
-    "vblank_mode": "0",
 }
 
 

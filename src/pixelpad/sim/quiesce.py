@@ -4,7 +4,8 @@ A game thread is idle when it is parked in the shim waiting for virtual time (an
 latest advance), or when the kernel reports it sleeping (``S``) with no CPU time spent since the
 previous look. A thread in disk I/O (``D``) or runnable (``R``) is busy. The X server must be
 sleeping with no CPU progress too, so the last frame the game sent has been drawn before we grab it.
-Two looks a short interval apart must both agree.
+Several looks a short interval apart must agree (a thread between two system calls can look asleep
+for an instant).
 """
 
 from __future__ import annotations
@@ -67,7 +68,8 @@ class QuiescenceWatch:
         game_pids: returns the game's current process ids (it may fork).
         server_pids: the X server's process ids.
         parked_tids: returns the threads parked in the shim that saw the latest advance.
-        interval_s: time between two looks that must agree.
+        interval_s: time between two looks.
+        looks: consecutive idle looks (after the first) that make quiescence.
     """
 
     def __init__(
@@ -76,18 +78,20 @@ class QuiescenceWatch:
         server_pids: list[int],
         parked_tids: Callable[[], set[int]],
         interval_s: float = 0.0003,
+        looks: int = 2,
     ) -> None:
         self._game_pids = game_pids
         self._server_pids = server_pids
         self._parked_tids = parked_tids
         self._interval_s = interval_s
+        self._looks = looks
 
     def wait(self, timeout_s: float) -> bool:
         """Block until quiescent (True) or ``timeout_s`` real seconds pass (False)."""
         deadline = time.monotonic() + timeout_s
         pids = self._game_pids()
         previous: dict[int, tuple[str, int]] = {}
-        rescans = 0
+        rescans = stable = 0
         while True:
             parked = self._parked_tids()
             game = thread_states(pids)
@@ -100,7 +104,8 @@ class QuiescenceWatch:
                 st in _IDLE_STATES and previous.get(tid, ("", -1))[1] == cpu
                 for tid, (st, cpu) in server.items()
             )
-            if idle:
+            stable = stable + 1 if idle else 0
+            if stable >= self._looks:
                 return True
             if not game:
                 return False  # the game is gone; the caller finds out why

@@ -53,7 +53,8 @@ class GameSession:
             for rel, text in profile.files.items():
                 path = Path(self.home, rel)
                 path.parent.mkdir(parents=True, exist_ok=True)
-                path.write_text(text)
+                w, h = profile.size
+                path.write_text(text.replace("{width}", str(w)).replace("{height}", str(h)))
             env = {
                 **profile.env,
                 "DISPLAY": display.name,
