@@ -15,7 +15,12 @@ import sys
 from pixelpad.errors import PixelpadError
 
 # Modules that each define ``register(subparsers: argparse._SubParsersAction) -> None``.
-STAGE_COMMANDS: tuple[str, ...] = ("pixelpad.dataset.cli", "pixelpad.serve.cli", "pixelpad.policy.cli", "pixelpad.sim.cli")
+STAGE_COMMANDS: tuple[str, ...] = (
+    "pixelpad.dataset.cli",
+    "pixelpad.serve.cli",
+    "pixelpad.policy.cli",
+    "pixelpad.sim.cli",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
