@@ -37,6 +37,7 @@ $(STAMP): requirements.lock pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q -r requirements.lock
 	$(PY) -m pip install -q --no-deps --no-build-isolation -e .
+	$(PY) -m pixelpad.sim.build >/dev/null  # the simulator's clock shim, compiled from its C source
 	touch $@
 
 lint: install
