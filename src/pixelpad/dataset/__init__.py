@@ -8,6 +8,7 @@ Public names (imported lazily, so ``import pixelpad.dataset`` stays cheap):
   and the sampler that keeps its decoding sequential;
 * :func:`import_nitrogen_shard` — the public NitroGen action shards paired with local videos;
 * :func:`make_toy_dataset` — a small synthetic dataset (shapes moved by the actions) for demos/tests;
+* :func:`render_episode` — an episode as an MP4 with a drawn gamepad, plus a PNG action timeline;
 * :class:`DatasetError` — every malformed dataset, file or argument.
 """
 
@@ -24,6 +25,7 @@ _EXPORTS = {
     "import_nitrogen_shard": "pixelpad.dataset.nitrogen",
     "ImportReport": "pixelpad.dataset.nitrogen",
     "make_toy_dataset": "pixelpad.dataset.toy",
+    "render_episode": "pixelpad.dataset.view",
     "DatasetError": "pixelpad.dataset.layout",
 }
 __all__ = sorted(_EXPORTS)

@@ -134,28 +134,9 @@ def _import_nitrogen(args: argparse.Namespace) -> int:
 
 
 def _view(args: argparse.Namespace) -> int:
-    from tqdm.auto import tqdm
+    from pixelpad.dataset.view import render_episode
 
-    from pixelpad.dataset.store import EpisodeStore
-    from pixelpad.render import plot_timeline, with_controller
-    from pixelpad.video import VideoWriter
-
-    store = EpisodeStore(args.root)
-    acts = store.actions(args.episode)
-    stop = len(acts) if args.frames is None else min(len(acts), args.start + args.frames)
-    ep = store.episodes[args.episode]
-    movie = args.out / f"episode-{args.episode:06d}.mp4"
-    with VideoWriter(movie, store.fps) as writer:
-        frames = store.iter_frames(args.episode, args.start, stop)
-        for t, frame in enumerate(tqdm(frames, total=stop - args.start, desc="render", unit="frame")):
-            writer.write(with_controller(frame, acts[args.start + t]))
-    title = f"episode {args.episode}: {ep['game']} {ep['video_id']}".strip()
-    timeline = plot_timeline(
-        acts[args.start : stop],
-        args.out / f"episode-{args.episode:06d}-timeline.png",
-        fps=store.fps,
-        title=title,
-    )
+    movie, timeline = render_episode(args.root, args.episode, args.out, start=args.start, frames=args.frames)
     print(f"wrote {movie} and {timeline}")
     return 0
 
