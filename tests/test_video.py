@@ -158,3 +158,16 @@ def test_truncated_faststart_file_is_detected(tmp_path: Path, clip: Path) -> Non
     with pytest.raises(video.VideoError, match="truncated") as err:
         video.read_frames(cut)
     assert str(cut) in str(err.value)
+
+
+def test_constant_bitrate_and_fixed_gop(tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    noise = rng.integers(0, 255, (40, 32, 48, 3), dtype=np.uint8)  # hard to compress: the rate must bind
+    cbr = video.write_video(tmp_path / "cbr.mp4", noise, 20, bitrate=100_000, gop=10, fixed_gop=True)
+    crf = video.write_video(tmp_path / "crf.mp4", noise, 20, crf=10)
+    with av.open(str(cbr)) as container:
+        keys = [i for i, f in enumerate(container.decode(video=0)) if f.key_frame]
+    assert keys == [0, 10, 20, 30]
+    assert cbr.stat().st_size < crf.stat().st_size / 2
+    with pytest.raises(video.VideoError, match="bitrate must be positive"):
+        video.VideoWriter(tmp_path / "x.mp4", 20, bitrate=0)

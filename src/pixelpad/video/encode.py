@@ -32,6 +32,10 @@ class VideoWriter:
         gop: frames between key frames (random access granularity); default ``2 * fps``.
         bframes: B-frames between references (0 keeps decode order = display order).
         threads: encoder threads (0: FFmpeg picks).
+        bitrate: bits/s for constant-bit-rate encoding, as live streams use (replaces ``crf``):
+            artefacts then grow when the picture moves, like in streamers' uploads.
+        fixed_gop: key frames exactly every ``gop`` frames (no extra ones at scene cuts), as
+            streaming encoders do.
     """
 
     def __init__(
@@ -44,19 +48,29 @@ class VideoWriter:
         gop: int | None = None,
         bframes: int = 0,
         threads: int = 0,
+        bitrate: int | None = None,
+        fixed_gop: bool = False,
     ) -> None:
         if fps <= 0:
             raise VideoError(f"{path}: fps must be positive, got {fps}")
         self.path = Path(path)
         self.fps = Fraction(fps).limit_denominator(1001)
         self.frames_written = 0
-        self._options = {
-            "crf": str(crf),
-            "preset": preset,
-            "g": str(gop or max(1, round(2 * fps))),
-            "bf": str(bframes),
-            "x264-params": "repeat-headers=1",  # parameter sets with every key frame: safe to splice
-        }
+        gop = gop or max(1, round(2 * fps))
+        x264_params = ["repeat-headers=1"]  # parameter sets with every key frame: safe to splice
+        self._options = {"preset": preset, "g": str(gop), "bf": str(bframes)}
+        if bitrate is None:
+            self._options["crf"] = str(crf)
+        else:
+            if bitrate <= 0:
+                raise VideoError(f"{path}: bitrate must be positive, got {bitrate}")
+            self._options.update(
+                b=str(int(bitrate)), maxrate=str(int(bitrate)), bufsize=str(int(2 * bitrate))
+            )
+            x264_params.append("nal-hrd=cbr")
+        if fixed_gop:
+            self._options.update(keyint_min=str(gop), sc_threshold="0")
+        self._options["x264-params"] = ":".join(x264_params)
         self._threads = threads
         self._partial = self.path.with_name(self.path.name + ".partial")
         self._container: av.container.OutputContainer | None = None
