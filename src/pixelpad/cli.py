@@ -17,6 +17,7 @@ from pixelpad.errors import PixelpadError
 # Modules that each define ``register(subparsers: argparse._SubParsersAction) -> None``.
 STAGE_COMMANDS: tuple[str, ...] = (
     "pixelpad.dataset.cli",
+    "pixelpad.demo.cli",
     "pixelpad.serve.cli",
     "pixelpad.policy.cli",
     "pixelpad.sim.cli",

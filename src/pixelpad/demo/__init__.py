@@ -1,0 +1,6 @@
+"""The main job end to end (``pixelpad demo`` / ``make demo``), as cached stages that resume."""
+
+from pixelpad.demo.pipeline import DemoConfig, demo_stages, run_demo
+from pixelpad.demo.stages import Stage, run_stages
+
+__all__ = ["DemoConfig", "Stage", "demo_stages", "run_demo", "run_stages"]
