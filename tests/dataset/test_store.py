@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -69,6 +70,7 @@ def test_lerobot_v3_layout(small_dataset: tuple[Path, list]) -> None:
     assert stats["action"]["count"] == [49] and len(stats["action"]["mean"]) == ACTION_DIM
     assert np.array(stats["observation.image"]["mean"]).shape == (3, 1, 1)
     assert pq.read_table(root / "meta/tasks.parquet").to_pylist() == [{"task_index": 0, "task": "t"}]
+    assert pd.read_parquet(root / "meta/tasks.parquet").loc["t", "task_index"] == 0  # as LeRobot reads it
 
 
 def test_append_and_file_rollover(tmp_path: Path) -> None:

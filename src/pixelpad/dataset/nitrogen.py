@@ -284,6 +284,8 @@ def import_nitrogen_shard(
 
     Returns an :class:`ImportReport`; failures are reported per chunk and never stop the batch.
     """
+    if min(size) <= 0 or size[0] % 2 or size[1] % 2:
+        raise L.DatasetError(f"frame size {size} (height, width) must be positive and even (H.264)")
     chunks = find_chunks(shard_dir)
     paths = video_index(videos)
     report = ImportReport()

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -327,7 +328,10 @@ class EpisodeWriter:
             stats[self.image_key][name] = [[[v]] for v in stats[self.image_key][name]]
         L.write_json(self.root / L.STATS_PATH, stats)
         tasks = self._task_indices()
-        table = pa.table({"task_index": pa.array(list(tasks.values()), pa.int64()), "task": list(tasks)})
+        # LeRobot reads this with pandas and expects the task strings as the index
+        frame = pd.DataFrame({"task_index": np.array(list(tasks.values()), dtype=np.int64)})
+        frame.index = pd.Index(list(tasks), name="task")
+        table = pa.Table.from_pandas(frame, preserve_index=True)
         L.write_parquet(self.root / L.TASKS_PATH, table)
 
     # -- closing -----------------------------------------------------------------------------
