@@ -64,7 +64,11 @@ class FakeGame:
         self.size = size
         self.received: list[np.ndarray] = []
         self.resets = 0
+        self.closed = False
         self._t = 0
+
+    def close(self) -> None:
+        self.closed = True
 
     def _obs(self) -> np.ndarray:
         return np.full((*self.size, 3), (self._t * 37) % 256, dtype=np.uint8)

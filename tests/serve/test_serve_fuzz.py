@@ -147,3 +147,17 @@ def test_a_thousand_malformed_messages_each_get_an_error_and_serving_goes_on() -
         with Client(server.address, token=TOKEN, timeout=5) as client:
             np.testing.assert_allclose(client.predict(flat_frame(99)), expected_chunk(flat_frame(99)))
             assert client.info()["stats"]["requests"] == 1002  # the fuzz, the predict, this info
+
+
+@pytest.mark.timeout(60)
+def test_a_message_past_the_hard_cap_drops_only_that_peer() -> None:
+    predictor = MeanPredictor()
+    with PolicyServer(predictor, ServerConfig(port=0, limits=LIMITS)) as server:
+        peer = zmq.Context.instance().socket(zmq.DEALER)
+        peer.setsockopt(zmq.LINGER, 0)
+        peer.connect(server.address)
+        peer.send_multipart([b"", b"\0" * (2 * LIMITS.max_message_bytes + (2 << 20))])
+        assert not peer.poll(500)  # dropped unread: no reply
+        peer.close()
+        with Client(server.address, timeout=5) as client:
+            np.testing.assert_allclose(client.predict(flat_frame(3)), expected_chunk(flat_frame(3)))

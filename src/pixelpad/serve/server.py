@@ -10,6 +10,14 @@ inproc socket, since a ZeroMQ socket must not be shared between threads.
 Why this shape: a ROUTER socket queues messages per peer and never waits on one, so a client that
 is slow, sends garbage or vanishes mid-request delays nobody else; replies to a peer that has gone
 are dropped. A bad request is answered with an error and costs only its own decode.
+
+Sessions: each client names itself (``session``); ``reset`` tells the server an episode starts, and
+the server forgets what it tracked for that session. The policies served today see one frame at a
+time, so that is only the batching bookkeeping; a policy with memory would clear it here.
+
+Size limits: a request above ``Limits.max_message_bytes`` is answered ``too_large``; one above
+twice that (plus 1 MiB) is not even read: the transport drops the connection, so a peer cannot make
+the server hold arbitrarily large messages in memory.
 """
 
 from __future__ import annotations
@@ -20,6 +28,7 @@ import queue
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from typing import Any, Protocol
 
 import numpy as np
@@ -237,7 +246,7 @@ class PolicyServer:
             replies.close()
 
     @staticmethod
-    def _drain(socket: zmq.Socket, handle: Any, most: int = 256) -> None:
+    def _drain(socket: zmq.Socket, handle: Callable[[list[bytes]], None], most: int = 256) -> None:
         """Handle up to ``most`` waiting messages, so neither socket starves the other."""
         for _ in range(most):
             try:
