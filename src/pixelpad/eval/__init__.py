@@ -1,0 +1,39 @@
+"""Evaluation: tasks on real games judged by programs, the parallel runner, and reports.
+
+* :class:`Task` (a game profile, a start state, a time limit, a success check, a category) and the
+  suite: :func:`all_tasks`, :func:`select_tasks`;
+* :func:`run_eval` with :class:`EvalConfig` plays every (task, seed) episode of one policy and writes
+  :class:`EpisodeResult` rows; :func:`write_report` turns a run directory into rates with 95 % Wilson
+  intervals, a bar chart and a markdown summary.
+
+Names are imported lazily so ``import pixelpad.eval`` stays cheap.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "Task": "pixelpad.eval.task",
+    "Judge": "pixelpad.eval.task",
+    "CATEGORIES": "pixelpad.eval.task",
+    "all_tasks": "pixelpad.eval.registry",
+    "select_tasks": "pixelpad.eval.registry",
+    "EvalConfig": "pixelpad.eval.runner",
+    "EpisodeResult": "pixelpad.eval.runner",
+    "run_eval": "pixelpad.eval.runner",
+    "play_episode": "pixelpad.eval.runner",
+    "read_results": "pixelpad.eval.runner",
+    "write_report": "pixelpad.eval.report",
+    "summarize": "pixelpad.eval.report",
+    "wilson_interval": "pixelpad.eval.stats",
+    "EvalError": "pixelpad.eval.errors",
+}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'pixelpad.eval' has no attribute {name!r}")
+    return getattr(importlib.import_module(_EXPORTS[name]), name)

@@ -1,0 +1,175 @@
+"""The players an evaluation compares: baselines, the task's demonstrator, a checkpoint, a server.
+
+A policy spec (the CLI's ``--policy``) names one of them:
+
+* ``noop``: the null action every step, the floor every task must beat;
+* ``random``: a random action held for a few steps, redrawn (seeded per episode);
+* ``demonstrator``: the task's own scripted player (proves the task solvable);
+* ``tcp://host:port``: a policy behind ``pixelpad serve``;
+* anything else: a checkpoint path (a ``save_pretrained`` directory or the released ``ng.pt``).
+
+Menu buttons (back, start, guide) are always released before an action reaches the game: one press
+of start pauses most games, and no task needs it once play has started.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from pixelpad.actions import ACTION_DIM, AXIS_SLICE, BUTTON_SLICE, INDEX, MENU_BUTTONS, mask_buttons, validate
+from pixelpad.eval.errors import EvalError
+from pixelpad.eval.task import Agent, Task
+
+BASELINES = ("noop", "random", "demonstrator")
+_MENU = np.array([INDEX[name] for name in MENU_BUTTONS])
+
+
+class NoopAgent:
+    """Never touches the pad."""
+
+    def reset(self, seed: int) -> None:
+        pass
+
+    def act(self, frame: np.ndarray) -> np.ndarray:
+        return np.zeros(ACTION_DIM, np.float32)
+
+
+@dataclasses.dataclass
+class RandomAgent:
+    """Random pad input: each button pressed with probability ``press_p``, sticks uniform in [-1, 1].
+
+    A fresh action every frame would be a 30 Hz flicker no game reacts to the way a player's input
+    makes it react, so each draw is held for ``hold`` steps -- the same cadence a policy playing
+    chunks has.
+    """
+
+    press_p: float = 0.2
+    hold: int = 8
+
+    def __post_init__(self) -> None:
+        self._rng = np.random.default_rng(0)
+        self._action = np.zeros(ACTION_DIM, np.float32)
+        self._left = 0
+
+    def reset(self, seed: int) -> None:
+        self._rng = np.random.default_rng(seed)
+        self._left = 0
+
+    def act(self, frame: np.ndarray) -> np.ndarray:
+        if self._left == 0:
+            action = np.zeros(ACTION_DIM, np.float32)
+            action[BUTTON_SLICE] = self._rng.random(BUTTON_SLICE.stop) < self.press_p
+            action[AXIS_SLICE] = self._rng.uniform(-1.0, 1.0, AXIS_SLICE.stop - AXIS_SLICE.start)
+            action[_MENU] = 0.0
+            self._action, self._left = action, self.hold
+        self._left -= 1
+        return self._action.copy()
+
+
+class ChunkAgent:
+    """Receding-horizon play of a chunk predictor: predict ``(T, 21)`` from a frame, play the first
+    ``execute`` actions, predict again.
+
+    Args:
+        predict: (frame uint8 ``(H, W, 3)``, seed) -> chunk float32 ``(T, 21)``.
+        on_reset: called with the episode seed at every reset (re-seeds noise, resets a server).
+        execute: actions of each chunk played before predicting again.
+    """
+
+    def __init__(
+        self,
+        predict: Callable[[np.ndarray], np.ndarray],
+        *,
+        on_reset: Callable[[int], None] | None = None,
+        execute: int = 8,
+    ) -> None:
+        if execute < 1:
+            raise EvalError(f"execute must be at least 1, got {execute}")
+        self._predict, self._on_reset, self.execute = predict, on_reset, execute
+        self._chunk = np.zeros((0, ACTION_DIM), np.float32)
+        self._position = 0
+
+    def reset(self, seed: int) -> None:
+        self._chunk, self._position = np.zeros((0, ACTION_DIM), np.float32), 0
+        if self._on_reset is not None:
+            self._on_reset(seed)
+
+    def act(self, frame: np.ndarray) -> np.ndarray:
+        if self._position >= min(self.execute, len(self._chunk)):
+            chunk = validate(self._predict(frame), where="policy output")
+            if chunk.ndim != 2 or len(chunk) == 0:
+                raise EvalError(f"a policy must predict a (T, 21) chunk, got shape {chunk.shape}")
+            self._chunk, self._position = mask_buttons(chunk, MENU_BUTTONS), 0
+        action = self._chunk[self._position]
+        self._position += 1
+        return action
+
+
+def _checkpoint_agent(path: str, execute: int, device: str) -> Agent:
+    import torch
+
+    from pixelpad.serve import load_policy
+
+    policy = load_policy(path, device=device)
+    generator = torch.Generator(device=device)
+
+    def predict(frame: np.ndarray) -> np.ndarray:
+        return np.asarray(policy.predict(frame[None], generator=generator))[0]
+
+    return ChunkAgent(predict, on_reset=lambda seed: generator.manual_seed(seed), execute=execute)
+
+
+def _remote_agent(address: str, execute: int) -> Agent:
+    from pixelpad.serve import Client
+
+    client = Client(address)
+    return ChunkAgent(client.predict, on_reset=lambda seed: client.reset(), execute=execute)
+
+
+class AgentCache:
+    """Builds the agent a policy spec names for a task, loading a checkpoint or connecting only once
+    per process (a worker plays many episodes)."""
+
+    def __init__(self, spec: str, *, execute: int = 8, device: str = "cpu") -> None:
+        self.spec, self.execute, self.device = spec, execute, device
+        self._shared: Agent | None = None
+
+    def get(self, task: Task) -> Agent:
+        if self.spec == "noop":
+            return NoopAgent()
+        if self.spec == "random":
+            return RandomAgent()
+        if self.spec == "demonstrator":
+            return _MaskedAgent(task.demonstrator())
+        if self._shared is None:
+            if self.spec.startswith("tcp://"):
+                self._shared = _remote_agent(self.spec, self.execute)
+            else:
+                self._shared = _checkpoint_agent(self.spec, self.execute, self.device)
+        return self._shared
+
+
+@dataclasses.dataclass
+class _MaskedAgent:
+    """Releases menu buttons of a wrapped agent (a demonstrator obeys the same rule as a policy)."""
+
+    inner: Any
+
+    def reset(self, seed: int) -> None:
+        self.inner.reset(seed)
+
+    def act(self, frame: np.ndarray) -> np.ndarray:
+        return mask_buttons(self.inner.act(frame), MENU_BUTTONS)
+
+
+def policy_label(spec: str) -> str:
+    """A short, file-name-safe label for a policy spec (``tcp://h:5555`` -> ``tcp-h-5555``)."""
+    if spec in BASELINES:
+        return spec
+    tail = spec.removeprefix("tcp://").rstrip("/").split("/")[-1] or "policy"
+    label = "".join(c if c.isalnum() or c in "._-" else "-" for c in tail)
+    return ("tcp-" if spec.startswith("tcp://") else "") + label

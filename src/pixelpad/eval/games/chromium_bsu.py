@@ -1,0 +1,157 @@
+"""Chromium B.S.U. (2D vertical shooter): tasks, HUD readers and the demonstrator.
+
+Everything is read off the 640x480 screen of the ``chromium-bsu`` profile (window mode 1):
+
+* the score: seven grey digits at the bottom left (x 64-133, y 463-473), drawn translucent over the
+  scrolling floor, so a digit is "lit" where it is brighter than the floor by a margin;
+* the lives: small blue ship icons stacked down the top right (x 590-640), 22 px apart;
+* power-up gauges: coloured ammunition bars that appear at the top left (x 18-40) once a weapon
+  power-up is picked up.
+
+The demonstrator fires all the time, slides under the nearest enemy (red hulls) and, for the
+power-up task, under the nearest falling power-up (a bright star-shaped sprite) instead.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import numpy as np
+
+from pixelpad.actions import INDEX, null_action
+from pixelpad.eval.task import Task
+
+SCORE_Y = (462, 474)  # rows of the seven score digits
+SCORE_X0, SCORE_PITCH, SCORE_W = 64.0, 9.5, 10  # first cell's left edge, digit pitch, cell width
+SCORE_DIGITS = 7
+LIVES_X = (590, 640)
+LIVES_Y0, LIVES_PITCH, LIVES_H = 28, 22, 14
+PLAYFIELD_X = (60, 580)
+
+
+def _digit_masks(frame: np.ndarray) -> list[np.ndarray]:
+    """The seven score cells as boolean masks ``(12, 10)``: lit where text is brighter than the floor."""
+    y0, y1 = SCORE_Y
+    lit = frame[y0:y1].astype(np.float32).mean(axis=2) > 70.0
+    starts = [round(SCORE_X0 + k * SCORE_PITCH) for k in range(SCORE_DIGITS)]
+    return [lit[:, x : x + SCORE_W] for x in starts]
+
+
+def _is_zero(cell: np.ndarray) -> bool:
+    """A '0' is the only digit of this font with an empty middle: its centre rows and columns
+    are unlit while both sides are lit (1, 4, 7 cross the middle; 2, 3, 5, 6, 8, 9 have a bar there)."""
+    band = cell[4:9]  # the middle rows of the glyph
+    return bool(not band[:, 4:6].any() and band[:, :3].any() and band[:, 7:].any())
+
+
+def score_at_least(frame: np.ndarray, power_of_ten: int) -> bool:
+    """True when the HUD score is at least ``10 ** power_of_ten``: one of its leading digits is not 0."""
+    cells = _digit_masks(frame)
+    leading = cells[: SCORE_DIGITS - power_of_ten]
+    return any(cell.any() and not _is_zero(cell) for cell in leading)
+
+
+def lives(frame: np.ndarray) -> int:
+    """Ship icons at the top right (each is a blue arrow of ~60 blue pixels)."""
+    x0, x1 = LIVES_X
+    region = frame[:, x0:x1].astype(np.int16)
+    blue = (region[..., 2] > 150) & (region[..., 2] > region[..., 0] + 20)
+    count = 0
+    for k in range(6):
+        top = LIVES_Y0 + k * LIVES_PITCH
+        if blue[top : top + LIVES_H].sum() < 15:
+            break
+        count += 1
+    return count
+
+
+@dataclasses.dataclass(frozen=True)
+class ScoreAtLeast:
+    """Success when the HUD score reaches ``10 ** power_of_ten``."""
+
+    power_of_ten: int
+
+    def __call__(self, frame: np.ndarray, info: dict[str, Any]) -> bool:
+        return score_at_least(frame, self.power_of_ten)
+
+
+@dataclasses.dataclass(frozen=True)
+class LivesAtLeast:
+    """Holds while at least ``count`` ship icons remain."""
+
+    count: int
+
+    def __call__(self, frame: np.ndarray, info: dict[str, Any]) -> bool:
+        return lives(frame) >= self.count
+
+
+def _ship_x(frame: np.ndarray) -> float | None:
+    """Centre x of the player's ship: the blue-white hull in the lower part of the playfield."""
+    x0, x1 = PLAYFIELD_X
+    region = frame[300:460, x0:x1].astype(np.int16)
+    hull = (region[..., 2] > 180) & (region[..., 0] > 100) & (region[..., 2] > region[..., 1] + 30)
+    xs = np.nonzero(hull)[1]
+    return float(np.median(xs)) + x0 if len(xs) >= 6 else None
+
+
+def _enemy_x(frame: np.ndarray) -> float | None:
+    """x of the lowest enemy hull (red, saturated) above the ship: the most urgent target."""
+    x0, x1 = PLAYFIELD_X
+    region = frame[0:380, x0:x1].astype(np.int16)
+    red = (region[..., 0] > 170) & (region[..., 1] < 90) & (region[..., 2] < 90)
+    rows, cols = np.nonzero(red)
+    if len(rows) < 8:
+        return None
+    lowest = rows.max()
+    near = rows > lowest - 40
+    return float(np.median(cols[near])) + x0
+
+
+class ShooterDemo:
+    """Fire always; tap left/right to stay under the lowest enemy (the ship moves ~19 px a step)."""
+
+    deadband = 14.0
+
+    def reset(self, seed: int) -> None:
+        pass
+
+    def act(self, frame: np.ndarray) -> np.ndarray:
+        action = null_action()
+        action[INDEX["south"]] = 1.0
+        ship, target = _ship_x(frame), _enemy_x(frame)
+        if ship is not None and target is not None and abs(target - ship) > self.deadband:
+            action[INDEX["dpad_right" if target > ship else "dpad_left"]] = 1.0
+        return action
+
+
+TASKS = (
+    Task(
+        name="chromium-score-1000",
+        game="chromium-bsu",
+        category="combat",
+        description="Reach 1,000 points (HUD score) within 30 s of the first level.",
+        time_limit_s=30.0,
+        check=ScoreAtLeast(3),
+        demonstrator=ShooterDemo,
+    ),
+    Task(
+        name="chromium-score-10000",
+        game="chromium-bsu",
+        category="combat",
+        description="Reach 10,000 points (HUD score) within 60 s of the first level.",
+        time_limit_s=60.0,
+        check=ScoreAtLeast(4),
+        demonstrator=ShooterDemo,
+    ),
+    Task(
+        name="chromium-survive",
+        game="chromium-bsu",
+        category="navigation",
+        description="Lose no ship for 40 s of the first level (all four life icons stay on screen).",
+        time_limit_s=40.0,
+        check=LivesAtLeast(4),
+        demonstrator=ShooterDemo,
+        mode="hold",
+    ),
+)
