@@ -77,7 +77,7 @@ def test_append_and_file_rollover(tmp_path: Path) -> None:
     root = tmp_path / "ds"
     written = []
     for session in range(2):  # two writer sessions append to the same dataset
-        with EpisodeWriter(root, fps=10, video_file_mb=1e-6) as writer:  # every episode a new file
+        with EpisodeWriter(root, fps=10, video_file_mb=1e-6 if session else 100, file_frames=1) as writer:
             for k in range(2):
                 n = 5 + session * 2 + k
                 frames, acts = indexed_frames(n, offset=10 * len(written)), random_actions(n, len(written))

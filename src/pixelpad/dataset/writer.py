@@ -14,7 +14,8 @@ Readers only trust meta/episodes, so a crash anywhere before the last rename of 
 most a video/data file holding an uncommitted tail, which readers never look at and the next writer
 cuts off (it rebuilds from committed content only). Rewriting the current file on every commit
 costs O(file size) per episode; files roll over at ``video_file_mb`` / ``data_file_mb`` (LeRobot's
-``*_files_size_in_mb``), which bounds that cost. One writer at a time: a lock file enforces it.
+``*_files_size_in_mb``) or ``file_frames``, which bounds that cost. One writer at a time: a lock
+file enforces it.
 """
 
 from __future__ import annotations
@@ -53,6 +54,8 @@ class EpisodeWriter:
         crf, preset, gop: H.264 settings (see :class:`pixelpad.video.VideoWriter`); fixed by the first
             writer of a dataset (stored in info.json) so that spliced episodes stay compatible.
         data_file_mb, video_file_mb: start a new data/video file once the current one is this big.
+        file_frames: ... or once it holds this many frames: splicing copies every packet of the
+            current file, so this bounds the per-episode commit cost (~0.3 s at 9000 frames).
         chunks_size: files per ``chunk-XXX`` directory.
 
     Example:
@@ -73,8 +76,10 @@ class EpisodeWriter:
         data_file_mb: float = 100.0,
         video_file_mb: float = 200.0,
         chunks_size: int = 1000,
+        file_frames: int = 9000,
     ) -> None:
         self.root = Path(root)
+        self.file_frames = file_frames
         self.root.mkdir(parents=True, exist_ok=True)
         self._lock = open(self.root / L.LOCK_FILE, "w")  # noqa: SIM115  (held until close)
         try:
@@ -212,7 +217,8 @@ class EpisodeWriter:
         rows = [r for r in self._rows if (r["data/chunk_index"], r["data/file_index"]) == (chunk, file)]
         data_path, video_path, _ = L.file_paths(self.root, self.image_key, chunk, file)
         full = (
-            video_path.stat().st_size >= self.info["video_files_size_in_mb"] * 2**20
+            rows[-1]["dataset_to_index"] - rows[0]["dataset_from_index"] >= self.file_frames
+            or video_path.stat().st_size >= self.info["video_files_size_in_mb"] * 2**20
             or data_path.stat().st_size >= self.info["data_files_size_in_mb"] * 2**20
         )
         if not full:
