@@ -21,6 +21,7 @@ STAGE_COMMANDS: tuple[str, ...] = (
     "pixelpad.serve.cli",
     "pixelpad.policy.cli",
     "pixelpad.sim.cli",
+    "pixelpad.train.cli",
 )
 
 
