@@ -76,19 +76,22 @@ def test_lerobot_v3_layout(small_dataset: tuple[Path, list]) -> None:
 def test_append_and_file_rollover(tmp_path: Path) -> None:
     root = tmp_path / "ds"
     written = []
-    for session in range(2):  # two writer sessions append to the same dataset
-        with EpisodeWriter(root, fps=10, video_file_mb=1e-6 if session else 100, file_frames=1) as writer:
-            for k in range(2):
-                n = 5 + session * 2 + k
-                frames, acts = indexed_frames(n, offset=10 * len(written)), random_actions(n, len(written))
+    sessions = [{}, {"video_file_mb": 1e-6}, {"video_file_mb": 100, "file_frames": 1}]
+    for limits in sessions:  # three writer sessions append to the same dataset
+        with EpisodeWriter(root, fps=10, **limits) as writer:
+            for _ in range(2):
+                n = 5 + len(written)
+                frames, acts = indexed_frames(n, offset=20 * len(written)), random_actions(n, len(written))
                 assert writer.add_episode(frames, acts, game="g") == len(written)
                 written.append((frames, acts))
     store = EpisodeStore(root)
-    assert store.num_episodes == 4
-    assert len(list((root / "videos").rglob("*.mp4"))) == 4
+    assert store.num_episodes == 6
+    files = [(r["data/file_index"], r["videos/observation.image/file_index"]) for r in store._rows]
+    assert files == [(0, 0), (0, 0), (1, 1), (2, 2), (3, 3), (4, 4)]  # together, then one file each
+    assert len(list((root / "videos").rglob("*.mp4"))) == 5
     for i, (_, acts) in enumerate(written):
         np.testing.assert_array_equal(store.actions(i), acts)
-        assert decoded_index(store.frames(i, 0, 1)[0]) == 10 * i
+        assert [decoded_index(f) for f in store.frames(i)] == list(range(20 * i, 20 * i + len(acts)))
 
 
 @settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -151,6 +154,12 @@ def test_open_errors(small_dataset: tuple[Path, list], tmp_path: Path) -> None:
 
 def test_damaged_files_are_named(small_dataset: tuple[Path, list]) -> None:
     root, _ = small_dataset
+    info = json.loads((root / "meta/info.json").read_text())
+    del info["pixelpad"]
+    (root / "meta/info.json").write_text(json.dumps(info))
+    with pytest.raises(DatasetError, match="not written by pixelpad"):
+        EpisodeWriter(root, fps=20)
+    assert EpisodeStore(root).num_episodes == 3  # still readable, as any LeRobot v3.0 dataset
     (root / "meta/info.json").write_text("{not json")
     with pytest.raises(DatasetError, match=r"info.json: unreadable JSON"):
         EpisodeStore(root)

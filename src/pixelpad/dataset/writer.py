@@ -53,7 +53,8 @@ class EpisodeWriter:
         robot_type: LeRobot's ``robot_type`` field.
         crf, preset, gop: H.264 settings (see :class:`pixelpad.video.VideoWriter`); fixed by the first
             writer of a dataset (stored in info.json) so that spliced episodes stay compatible.
-        data_file_mb, video_file_mb: start a new data/video file once the current one is this big.
+        data_file_mb, video_file_mb: start a new data/video file once the current one is this big
+            (LeRobot's ``*_files_size_in_mb``, default 100 / 200; None keeps the dataset's).
         file_frames: ... or once it holds this many frames: splicing copies every packet of the
             current file, so this bounds the per-episode commit cost (~0.3 s at 9000 frames).
         chunks_size: files per ``chunk-XXX`` directory.
@@ -73,8 +74,8 @@ class EpisodeWriter:
         crf: int = 20,
         preset: str = "veryfast",
         gop: int = 32,
-        data_file_mb: float = 100.0,
-        video_file_mb: float = 200.0,
+        data_file_mb: float | None = None,
+        video_file_mb: float | None = None,
         chunks_size: int = 1000,
         file_frames: int = 9000,
     ) -> None:
@@ -87,6 +88,23 @@ class EpisodeWriter:
         except BlockingIOError as err:
             self._lock.close()
             raise L.DatasetError(f"{self.root}: another process is writing this dataset") from err
+        try:
+            self._open(fps, image_key, robot_type, crf, preset, gop, chunks_size)
+        except BaseException:
+            self.close()
+            raise
+        for key, value in (
+            ("data_files_size_in_mb", data_file_mb),
+            ("video_files_size_in_mb", video_file_mb),
+        ):
+            if value is not None:  # this writer's limit; stored, so later writers keep it
+                self.info[key] = value
+
+    # -- opening -----------------------------------------------------------------------------
+    def _open(
+        self, fps: float, image_key: str, robot_type: str, crf: int, preset: str, gop: int, chunks_size: int
+    ) -> None:
+        """Read (or start) the dataset's metadata, check this writer fits it, clean up after crashes."""
         self._rows = L.read_episode_rows(self.root)
         if (self.root / L.INFO_PATH).exists():
             self.info = L.read_info(self.root)
@@ -98,8 +116,8 @@ class EpisodeWriter:
                 "codebase_version": L.CODEBASE_VERSION,
                 "robot_type": robot_type,
                 "chunks_size": chunks_size,
-                "data_files_size_in_mb": data_file_mb,
-                "video_files_size_in_mb": video_file_mb,
+                "data_files_size_in_mb": 100.0,
+                "video_files_size_in_mb": 200.0,
                 "fps": fps,
                 "data_path": L.DATA_PATH,
                 "video_path": L.VIDEO_PATH,
@@ -115,8 +133,11 @@ class EpisodeWriter:
         self._clean_leftovers()
         self._write_derived()
 
-    # -- opening -----------------------------------------------------------------------------
     def _check_compatible(self, fps: float, image_key: str) -> None:
+        if "pixelpad" not in self.info:
+            raise L.DatasetError(
+                f"{self.root}: a LeRobot dataset not written by pixelpad; cannot append to it"
+            )
         if abs(float(self.info["fps"]) - fps) > 1e-6:
             raise L.DatasetError(f"{self.root}: dataset is {self.info['fps']} fps, writer asked for {fps}")
         stored_key = self.info.get("pixelpad", {}).get("image_key")
