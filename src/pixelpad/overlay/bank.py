@@ -1,0 +1,126 @@
+"""The template bank: every skin's released picture, its features, and one search index over all.
+
+Matching a frame against 300 templates one by one costs seconds per frame; one approximate
+nearest-neighbour index (FLANN k-d trees) over the descriptors of *all* templates answers each frame
+keypoint's k nearest template keypoints at once, and the ratio test is then done per template (see
+:mod:`pixelpad.overlay.locate`).
+
+Templates live in *canonical* coordinates: the skin redrawn with its longer side
+:data:`TEMPLATE_SIZE` pixels. The picture is the released overlay over mid-grey (its transparent
+parts take the colour of the game behind them, which no template can know). XFeat is barely scale
+invariant, so its template features are extracted at several scales and mapped back to canonical
+coordinates; SIFT handles scale itself.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+from tqdm import tqdm
+
+from pixelpad.overlay.features import Features, extractor
+from pixelpad.overlay.skin import Skin, SkinError, resize_skin
+
+log = logging.getLogger(__name__)
+
+TEMPLATE_SIZE = 320  # longer side of a canonical template, pixels
+XFEAT_SCALES = (1.0, 0.6, 0.35)  # template scales XFeat features are extracted at
+GREY = 128
+
+
+@dataclass(frozen=True)
+class Template:
+    """One skin in canonical coordinates: ``image`` RGBA (h, w, 4) uint8, ``factor`` = canonical / native."""
+
+    skin: Skin
+    image: np.ndarray
+    factor: float
+
+    @property
+    def size(self) -> tuple[int, int]:
+        return self.image.shape[:2]
+
+
+def make_template(skin: Skin) -> Template:
+    factor = TEMPLATE_SIZE / max(skin.size)
+    return Template(skin, resize_skin(skin, factor).released(), factor)
+
+
+def on_grey(rgba: np.ndarray) -> np.ndarray:
+    """RGBA (h, w, 4) composited over mid-grey: RGB (h, w, 3) uint8."""
+    alpha = rgba[..., 3:4].astype(np.float32) / 255
+    return (rgba[..., :3] * alpha + GREY * (1 - alpha) + 0.5).astype(np.uint8)
+
+
+@dataclass
+class Index:
+    """All templates' features of one kind.
+
+    ``descriptors`` (M, D), ``keypoints`` (M, 2) in canonical pixels, ``template`` (M,) template ids.
+    """
+
+    kind: str
+    descriptors: np.ndarray
+    keypoints: np.ndarray
+    template: np.ndarray
+    flann: cv2.flann.Index | None = None
+
+    def build(self) -> None:
+        self.flann = cv2.flann_Index(self.descriptors, {"algorithm": 1, "trees": 4})
+
+    def knn(self, descriptors: np.ndarray, k: int, checks: int = 64) -> tuple[np.ndarray, np.ndarray]:
+        """``(indices (N, k) int, distances (N, k) float32 L2)`` of the k nearest template descriptors."""
+        k = min(k, len(self.descriptors))
+        idx, dist2 = self.flann.knnSearch(
+            np.ascontiguousarray(descriptors, np.float32), k, params={"checks": checks}
+        )
+        return idx.astype(np.int64), np.sqrt(np.maximum(dist2, 0))
+
+
+class TemplateBank:
+    """Templates of ``skins`` and one index per feature kind in ``kinds``."""
+
+    def __init__(
+        self, skins: Sequence[Skin], kinds: Sequence[str] = ("sift", "xfeat"), *, progress: bool = True
+    ):
+        if not skins:
+            raise SkinError("a template bank needs at least one skin")
+        names = [s.name for s in skins]
+        if len(set(names)) != len(names):
+            raise SkinError("template bank: skin names must be unique")
+        self.kinds = tuple(kinds)
+        self.templates = [make_template(s) for s in tqdm(skins, desc="templates", disable=not progress)]
+        self.layouts = sorted({s.layout for s in skins})
+        self.layout_of = np.array([self.layouts.index(t.skin.layout) for t in self.templates])
+        self.extractors = {kind: extractor(kind) for kind in self.kinds}
+        self.indexes = {kind: self._index(kind, progress) for kind in self.kinds}
+
+    def _index(self, kind: str, progress: bool) -> Index:
+        extract = self.extractors[kind]
+        descriptors, keypoints, ids = [], [], []
+        scales = XFEAT_SCALES if kind == "xfeat" else (1.0,)
+        for t, template in enumerate(tqdm(self.templates, desc=f"{kind} index", disable=not progress)):
+            picture = on_grey(template.image)
+            for scale in scales:
+                h, w = picture.shape[:2]
+                image = picture if scale == 1.0 else cv2.resize(picture, (round(w * scale), round(h * scale)),
+                                                                interpolation=cv2.INTER_AREA)  # fmt: skip
+                if min(image.shape[:2]) < 32:
+                    continue
+                feats: Features = extract([image])[0]
+                descriptors.append(feats.descriptors)
+                keypoints.append(feats.keypoints / scale)
+                ids.append(np.full(len(feats), t))
+        index = Index(kind, np.concatenate(descriptors), np.concatenate(keypoints), np.concatenate(ids))
+        index.build()
+        log.info(
+            "%s index: %d descriptors over %d templates", kind, len(index.descriptors), len(self.templates)
+        )
+        return index
+
+    def __len__(self) -> int:
+        return len(self.templates)
