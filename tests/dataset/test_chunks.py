@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import itertools
 import pickle
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from torch.utils.data import DataLoader
 
 from pixelpad import video
@@ -115,3 +118,41 @@ def test_subset_roots_transform_and_dataloader(small_dataset: tuple[Path, list])
         ChunkDataset(root, episodes=[9])
     with pytest.raises(IndexError):
         both[len(both)]
+
+
+class _Segments:
+    """Just what SegmentSampler reads from a ChunkDataset: its length and segments."""
+
+    def __init__(self, sizes: list[int]) -> None:
+        starts = np.concatenate([[0], np.cumsum(sizes)]).tolist()
+        self._segments = [range(a, b) for a, b in itertools.pairwise(starts)]
+
+    def __len__(self) -> int:
+        return self._segments[-1].stop
+
+    def segments(self) -> list[range]:
+        return self._segments
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    sizes=st.lists(st.integers(1, 16), min_size=1, max_size=30),
+    window=st.integers(1, 6),
+    replicas=st.integers(1, 4),
+    seed=st.integers(0, 100),
+)
+def test_sampler_covers_everything_once_per_epoch(
+    sizes: list[int], window: int, replicas: int, seed: int
+) -> None:
+    fake = _Segments(sizes)
+    orders = [
+        list(SegmentSampler(fake, window=window, seed=seed, num_replicas=replicas, rank=r))
+        for r in range(replicas)
+    ]
+    assert len({len(o) for o in orders}) == 1  # equal length on every rank
+    if replicas == 1:
+        assert sorted(orders[0]) == list(range(len(fake)))
+    else:
+        assert set().union(*orders) == set(range(len(fake)))
+        padding = sum(len(o) for o in orders) - len(fake)
+        assert padding <= replicas * (max(sizes) + 1)

@@ -257,6 +257,9 @@ class SegmentSampler(Sampler[int]):
         for w in range(0, len(mine), self.window):
             block = np.concatenate([np.asarray(r) for r in mine[w : w + self.window]])
             out.extend((rng.permutation(block) if self.shuffle else block).tolist())
-        while out and len(out) < self.num_samples:  # equal length on every rank
-            out.extend(out[: self.num_samples - len(out)])
+        # Equal length on every rank: repeat this rank's samples (or, with fewer segments than
+        # ranks, some of the others').
+        source = out or [i for k in order for i in self.segments[k]]
+        while source and len(out) < self.num_samples:
+            out.extend(source[: self.num_samples - len(out)])
         return iter(out[: self.num_samples])
