@@ -158,12 +158,12 @@ def test_client_times_out_then_reconnects_when_the_server_appears() -> None:
         start = time.monotonic()
         with pytest.raises(ServeTimeout):
             client.info()
-        assert time.monotonic() - start < 2
+        assert time.monotonic() - start < 10  # two tries of 0.2 s, on a loaded machine
     late = PolicyServer(MeanPredictor(), ServerConfig(port=port))
     timer = threading.Timer(0.5, late.start)
     timer.start()
     try:
-        with Client(address, timeout=0.3, retries=20) as client:
+        with Client(address, timeout=0.3, retries=100) as client:
             np.testing.assert_allclose(client.predict(flat_frame(70)), expected_chunk(flat_frame(70)))
     finally:
         timer.join()

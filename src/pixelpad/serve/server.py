@@ -36,17 +36,12 @@ import zmq
 
 from pixelpad.actions import ACTION_DIM
 from pixelpad.serve import protocol
+from pixelpad.serve.batching import Job, SessionTable, collect_batch, group_by_shape
 from pixelpad.serve.protocol import Limits, ProtocolError, ServeError
 
 log = logging.getLogger(__name__)
 
-# A session whose last predict was asked or answered longer ago than this no longer counts as
-# "active" when deciding whether a batch can close before its window ends. Counting answers too
-# keeps every client of a slow model (seconds per batch) active while it waits for its reply.
-ACTIVE_SESSION_S = 1.0
-# Forget sessions idle this long (bounds the session table).
-FORGET_SESSION_S = 300.0
-_POLL_MS = 100
+_POLL_S = 0.1
 
 
 class Predictor(Protocol):
@@ -100,17 +95,6 @@ class ServerConfig:
         return f"tcp://{self.host}:{self.port or '*'}"
 
 
-@dataclasses.dataclass
-class _Job:
-    """A checked predict request waiting for its batch."""
-
-    envelope: list[bytes]
-    request_id: int | None
-    session: str
-    frame: np.ndarray  # uint8 (H, W, 3)
-    received: float  # time.monotonic()
-
-
 def split_envelope(parts: list[bytes]) -> tuple[list[bytes], list[bytes]]:
     """Routing frames (kept for the reply) and body of a ROUTER message.
 
@@ -136,14 +120,14 @@ class PolicyServer:
         self.config = config or ServerConfig()
         self._context = zmq.Context()
         self._replies_endpoint = f"inproc://pixelpad-replies-{id(self)}"
-        self._queue: queue.Queue[_Job] = queue.Queue(maxsize=self.config.max_queue)
+        self._queue: queue.Queue[Job] = queue.Queue(maxsize=self.config.max_queue)
         self._stopping = threading.Event()
         self._ready = threading.Event()
         self._bind_error: Exception | None = None
         self._address: str | None = None
         self._threads: list[threading.Thread] = []
-        self._sessions: dict[str, float] = {}  # session -> when its last predict was asked or answered
-        self._lock = threading.Lock()  # guards _sessions and _stats
+        self._sessions = SessionTable()
+        self._lock = threading.Lock()  # guards _stats
         self._stats: Counter[str] = Counter()
         self._predictor_info = dict(predictor.info())
 
@@ -236,7 +220,7 @@ class PolicyServer:
         poller.register(replies, zmq.POLLIN)
         try:
             while not self._stopping.is_set():
-                events = dict(poller.poll(_POLL_MS))
+                events = dict(poller.poll(int(_POLL_S * 1000)))
                 if replies in events:
                     self._drain(replies, lambda parts: self._send(router, parts))
                 if router in events:
@@ -283,23 +267,18 @@ class PolicyServer:
             if request.cmd == "info":
                 self._send(router, [*envelope, protocol.ok_reply(rid, self._info())])
             elif request.cmd == "reset":
-                with self._lock:
-                    self._sessions.pop(session, None)
+                self._sessions.forget(session)
                 self._send(router, [*envelope, protocol.ok_reply(rid, {"session": session})])
             else:
-                self._enqueue(_Job(envelope, rid, session, request.frame, time.monotonic()))
+                self._enqueue(Job(envelope, rid, session, request.frame, time.monotonic()))
         except ProtocolError as err:
             self._reply_error(router, envelope, rid, err)
         except Exception as err:  # a bug of ours must not take the server down: log it, tell the peer
             log.exception("failed to handle a request")
             self._reply_error(router, envelope, rid, ProtocolError(protocol.INTERNAL, f"server error: {err}"))
 
-    def _enqueue(self, job: _Job) -> None:
-        now = job.received
-        with self._lock:
-            self._sessions[job.session] = now
-            if len(self._sessions) > 1024:
-                self._sessions = {s: t for s, t in self._sessions.items() if now - t < FORGET_SESSION_S}
+    def _enqueue(self, job: Job) -> None:
+        self._sessions.touch([job.session], job.received)
         try:
             self._queue.put_nowait(job)
         except queue.Full:
@@ -323,53 +302,26 @@ class PolicyServer:
             self._stats[key] += n
 
     # -- batch thread -----------------------------------------------------------------------------
-    def _active_sessions(self) -> int:
-        now = time.monotonic()
-        with self._lock:
-            return sum(now - t < ACTIVE_SESSION_S for t in self._sessions.values())
-
-    def _collect(self) -> list[_Job] | None:
-        """The next batch: the first waiting job plus whatever arrives within the window."""
-        try:
-            batch = [self._queue.get(timeout=_POLL_MS / 1000)]
-        except queue.Empty:
-            return None
-        deadline = time.monotonic() + self.config.batch_window_ms / 1000
-        while len(batch) < self.config.max_batch:
-            try:
-                batch.append(self._queue.get_nowait())  # a backlog joins without waiting
-                continue
-            except queue.Empty:
-                pass
-            remaining = deadline - time.monotonic()
-            # Close early once every active session is in: nobody else is coming.
-            if remaining <= 0 or len({job.session for job in batch}) >= self._active_sessions():
-                break
-            try:
-                batch.append(self._queue.get(timeout=remaining))
-            except queue.Empty:
-                break
-        return batch
-
     def _batch_loop(self) -> None:
         push = self._context.socket(zmq.PUSH)
         push.setsockopt(zmq.LINGER, 0)
         push.connect(self._replies_endpoint)
         try:
             while not self._stopping.is_set():
-                batch = self._collect()
-                if batch is None:
-                    continue
-                by_shape: dict[tuple[int, ...], list[_Job]] = {}
-                for job in batch:
-                    by_shape.setdefault(job.frame.shape, []).append(job)
-                for jobs in by_shape.values():
+                batch = collect_batch(
+                    self._queue,
+                    self._sessions,
+                    max_batch=self.config.max_batch,
+                    window_s=self.config.batch_window_ms / 1000,
+                    poll_s=_POLL_S,
+                )
+                for jobs in group_by_shape(batch):
                     for parts in self._run(jobs):
                         push.send_multipart(parts)
         finally:
             push.close()
 
-    def _run(self, jobs: list[_Job]) -> list[list[bytes]]:
+    def _run(self, jobs: list[Job]) -> list[list[bytes]]:
         """One forward pass over same-shaped frames; one reply (envelope + body) per job."""
         start = time.monotonic()
         try:
@@ -389,9 +341,7 @@ class PolicyServer:
             ]
         done = time.monotonic()
         compute_ms = (done - start) * 1000
-        with self._lock:
-            for job in jobs:
-                self._sessions[job.session] = done
+        self._sessions.touch([job.session for job in jobs], done)
         self._count("batches")
         self._count("predicted", len(jobs))
         replies = []
