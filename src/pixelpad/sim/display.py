@@ -94,7 +94,7 @@ class VirtualDisplay:
         if self._capture is None:
             import mss
 
-            self._capture = mss.mss(display=self.name)
+            self._capture = mss.MSS(display=self.name)
         w, h = self.size
         shot = self._capture.grab({"left": 0, "top": 0, "width": w, "height": h})
         bgra = np.frombuffer(shot.raw, dtype=np.uint8).reshape(h, w, 4)

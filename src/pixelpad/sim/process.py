@@ -15,7 +15,7 @@ from pixelpad.sim.errors import GameNotFoundError
 
 GAME_DIRS = ("/usr/games", "/usr/local/games")
 
-# Software GL, silent audio, no ASLR side effects on SDL: the same pixels on every run.
+# Software GL, silent audio, no desktop services: the same pixels on every run.
 BASE_ENV: dict[str, str] = {
     "LIBGL_ALWAYS_SOFTWARE": "1",
     "SDL_AUDIODRIVER": "dummy",
@@ -23,6 +23,9 @@ BASE_ENV: dict[str, str] = {
     "SDL_VIDEODRIVER": "x11",
     "SDL_JOYSTICK_HIDAPI": "0",
     "SDL_JOYSTICK_DISABLE_UDEV": "1",
+    # no D-Bus: libdbus would otherwise fork a dbus-launch child on start, a needless real-time event
+    "DBUS_SESSION_BUS_ADDRESS": "disabled:",
+    "NO_AT_BRIDGE": "1",
 }
 
 

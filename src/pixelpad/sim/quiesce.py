@@ -25,23 +25,60 @@ def _read(path: str) -> str | None:
         return None
 
 
+def _ppid(pid: int) -> int | None:
+    stat = _read(f"/proc/{pid}/stat")
+    return None if stat is None else int(stat[stat.rindex(")") + 2 :].split()[1])
+
+
 def descendants(root: int) -> list[int]:
-    """``root`` and every process below it (one scan of /proc)."""
+    """``root`` and every process below it (one full scan of /proc)."""
     parents: dict[int, list[int]] = {}
     for name in os.listdir("/proc"):
-        if not name.isdigit():
-            continue
-        stat = _read(f"/proc/{name}/stat")
-        if stat is None:
-            continue
-        ppid = int(stat[stat.rindex(")") + 2 :].split()[1])
-        parents.setdefault(ppid, []).append(int(name))
+        if name.isdigit() and (ppid := _ppid(int(name))) is not None:
+            parents.setdefault(ppid, []).append(int(name))
     out, todo = [], [root]
     while todo:
         pid = todo.pop()
         out.append(pid)
         todo.extend(parents.get(pid, []))
     return out
+
+
+class ProcessTree:
+    """The game's processes, kept up to date cheaply: only processes newer than the last look are
+    examined (pids grow until they wrap; a full scan runs when they do).
+
+    A game that starts a helper process and waits for it must not look idle while the helper runs,
+    so the watch refreshes this before it declares quiescence.
+    """
+
+    def __init__(self, root: int) -> None:
+        self.root = root
+        self._known = set(descendants(root))
+        self._high = self._max_pid()
+
+    @staticmethod
+    def _max_pid() -> int:
+        return max((int(n) for n in os.listdir("/proc") if n.isdigit()), default=0)
+
+    def pids(self) -> list[int]:
+        return sorted(self._known)
+
+    def refresh(self) -> bool:
+        """Add processes started since the last look; True if there were any."""
+        names = sorted(int(n) for n in os.listdir("/proc") if n.isdigit())
+        high = names[-1] if names else 0
+        if high < self._high // 2:  # pids wrapped around
+            found = set(descendants(self.root)) - self._known
+        else:
+            found = set()
+            for pid in (p for p in names if p > self._high):
+                if _ppid(pid) in self._known | found:
+                    found.add(pid)
+        self._high = high if high < self._high // 2 else max(high, self._high)
+        alive = set(names)
+        self._known = (self._known & alive) | found | {self.root}
+        return bool(found)
 
 
 def thread_states(pids: Iterable[int]) -> dict[int, tuple[str, int]]:
@@ -65,7 +102,7 @@ class QuiescenceWatch:
     """Waits until the game's threads and the X server are idle.
 
     Args:
-        game_pids: returns the game's current process ids (it may fork).
+        tree: the game's processes.
         server_pids: the X server's process ids.
         parked_tids: returns the threads parked in the shim that saw the latest advance.
         interval_s: time between two looks.
@@ -74,13 +111,13 @@ class QuiescenceWatch:
 
     def __init__(
         self,
-        game_pids: Callable[[], list[int]],
+        tree: ProcessTree,
         server_pids: list[int],
         parked_tids: Callable[[], set[int]],
         interval_s: float = 0.0003,
         looks: int = 2,
     ) -> None:
-        self._game_pids = game_pids
+        self._tree = tree
         self._server_pids = server_pids
         self._parked_tids = parked_tids
         self._interval_s = interval_s
@@ -89,9 +126,10 @@ class QuiescenceWatch:
     def wait(self, timeout_s: float) -> bool:
         """Block until quiescent (True) or ``timeout_s`` real seconds pass (False)."""
         deadline = time.monotonic() + timeout_s
-        pids = self._game_pids()
+        self._tree.refresh()
+        pids = self._tree.pids()
         previous: dict[int, tuple[str, int]] = {}
-        rescans = stable = 0
+        stable = 0
         while True:
             parked = self._parked_tids()
             game = thread_states(pids)
@@ -106,13 +144,12 @@ class QuiescenceWatch:
             )
             stable = stable + 1 if idle else 0
             if stable >= self._looks:
-                return True
+                if not self._tree.refresh():
+                    return True
+                pids, stable = self._tree.pids(), 0  # it started a process: watch that too
             if not game:
                 return False  # the game is gone; the caller finds out why
             if time.monotonic() > deadline:
                 return False
             previous = {**game, **server}
-            rescans += 1
-            if rescans % 200 == 0:
-                pids = self._game_pids()  # a long wait: the game may have started helpers
             time.sleep(self._interval_s)

@@ -25,7 +25,7 @@ from pixelpad.sim.display import VirtualDisplay
 from pixelpad.sim.inputs import KeyboardInput, pad_state
 from pixelpad.sim.process import GameProcess
 from pixelpad.sim.profiles import GameProfile
-from pixelpad.sim.quiesce import QuiescenceWatch, descendants
+from pixelpad.sim.quiesce import ProcessTree, QuiescenceWatch
 
 log = logging.getLogger(__name__)
 
@@ -66,8 +66,7 @@ class GameSession:
         except BaseException:
             self.close()
             raise
-        self._pids = [self.process.pid]
-        self._watch = QuiescenceWatch(lambda: self._pids, [display.pid], self.clock.parked_tids)
+        self._watch = QuiescenceWatch(ProcessTree(self.process.pid), [display.pid], self.clock.parked_tids)
         self._keys = (
             KeyboardInput(display, profile.keys, stick_to_dpad=profile.stick_to_dpad)
             if profile.input in ("keyboard", "both")
@@ -95,7 +94,6 @@ class GameSession:
 
     def advance(self, target_ns: int, *, exact: bool = False) -> bool:
         """Run the game up to virtual time ``target_ns``; False if it did not go idle (hung or gone)."""
-        self._pids = descendants(self.process.pid)  # once per step: the game may have started helpers
         if exact:
             if not self._settle():
                 return False
