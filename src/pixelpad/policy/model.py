@@ -70,7 +70,7 @@ class Policy(nn.Module):
             nn.Embedding(config.learned_positions, dim) if config.learned_positions else None
         )
         if self.position_embedding is not None:
-            nn.init.normal_(self.position_embedding.weight, std=0.02)
+            nn.init.normal_(self.position_embedding.weight, std=config.position_init_std)
 
     # ----- pieces -----
     @property

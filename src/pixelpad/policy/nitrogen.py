@@ -186,6 +186,7 @@ def config_from_checkpoint(
             action_dim=action_dim,
             horizon=int(model["action_horizon"]),
             learned_positions=int(model["max_seq_len"]) if model["add_pos_embed"] else 0,
+            position_init_std=0.02,
             context_length=int(tokenizer["max_sequence_length"]),
             num_games=0 if games is None else int(games.shape[0]),
             num_timestep_buckets=int(model["num_timestep_buckets"]),
