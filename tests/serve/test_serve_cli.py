@@ -39,3 +39,10 @@ def test_play_with_a_local_checkpoint(tmp_path, monkeypatch, capsys) -> None:
     assert "played 6 steps (1 episode(s), 2 chunks" in capsys.readouterr().out
     assert games[0].closed and len(games[0].received) == 6
     assert pq.read_table(tmp_path / "rec" / "actions.parquet").num_rows == 6
+
+
+def test_load_policy_takes_a_training_checkpoint_directory(tmp_path) -> None:
+    from pixelpad.serve import load_policy
+
+    Policy(get_preset("tiny")).save_pretrained(tmp_path / "step_00000010" / "policy")
+    assert load_policy(tmp_path / "step_00000010").config == get_preset("tiny")

@@ -59,7 +59,10 @@ class PolicyPredictor:
 
 
 def load_policy(source: str | Path, *, device: str = "cpu", dtype: str = "float32") -> Policy:
-    """A policy from a ``save_pretrained`` directory or the released ``ng.pt`` file.
+    """A policy from a ``save_pretrained`` directory, a training checkpoint, or the released ``ng.pt``.
+
+    A training checkpoint directory (``RUN/checkpoints/step_N``) is served from the ``policy/``
+    export the trainer writes into it (the EMA weights).
 
     Raises:
         ServeError: when the path does not exist or the dtype is unknown (the policy stage raises its
@@ -72,6 +75,8 @@ def load_policy(source: str | Path, *, device: str = "cpu", dtype: str = "float3
     path = Path(source)
     if dtype not in DTYPES:
         raise ServeError(f"dtype must be one of {DTYPES}, got {dtype!r}")
+    if path.is_dir() and not (path / "config.json").is_file() and (path / "policy" / "config.json").is_file():
+        path = path / "policy"
     if path.is_dir():
         policy = Policy.from_pretrained(path, device=device)
     elif path.is_file():
