@@ -124,3 +124,21 @@ def test_bad_action_values_are_named(tmp_path: Path) -> None:
     pq.write_table(table, path)
     with pytest.raises(PixelpadError, match=r"actions_raw.parquet.*left_y.*must be in \[-1, 1\]"):
         read_chunk(path.parent)
+
+
+def test_local_copy_at_another_fps_is_matched_through_time(tmp_path: Path) -> None:
+    """Annotated at 40 fps (frames 20..59 = 0.5 s..1.5 s), but the local copy is a 20 fps download."""
+    make_video(tmp_path / "v" / "dl.mp4", 40, fps=20)
+    (acts,) = make_shard(tmp_path / "S", "dl", [(20, 40)])
+    path = tmp_path / "S" / "dl" / "dl_chunk_0000" / "metadata.json"
+    meta = json.loads(path.read_text())
+    meta["original_video"].update(start_time=0.5, end_time=1.5)
+    path.write_text(json.dumps(meta))
+    report = import_nitrogen_shard(
+        tmp_path / "S", tmp_path / "v", tmp_path / "out", size=(32, 48), progress=False
+    )
+    assert report.count("imported") == 1, report.failures
+    store = EpisodeStore(tmp_path / "out")
+    assert store.fps == 20
+    np.testing.assert_array_equal(store.actions(0), acts[::2])  # 40 fps actions, every other one
+    assert [decoded_index(f) for f in store.frames(0)] == list(range(10, 30))  # local frames 0.5 s..1.5 s

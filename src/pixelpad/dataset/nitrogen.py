@@ -13,10 +13,11 @@ and ``metadata.json``::
 The shards carry no pixels, so each chunk is paired with a video file the user has (by video id).
 Each chunk becomes one episode: its frames are cut from the video (from ``start_frame``, one per
 action row), the overlay box is blacked out at the source resolution (the box is rescaled if the
-local video's resolution differs from the annotated one), frames are resized to the dataset size,
-and when the dataset's fps differs from the video's, frames and actions are resampled together by
-nearest frame. Each chunk succeeds or fails on its own; chunks already imported are skipped, so an
-interrupted import can simply be run again.
+local video's resolution differs from the annotated one), frames are resized to the dataset size.
+When the dataset's fps, the annotated fps (from the metadata's frame and time ranges) and the local
+video's fps differ, frames and actions are matched through time, each by nearest frame. Each chunk
+succeeds or fails on its own; chunks already imported are skipped, so an interrupted import can
+simply be run again. Videos are assumed to have a constant frame rate.
 """
 
 from __future__ import annotations
@@ -89,6 +90,7 @@ class NitrogenChunk:
     game: str
     start_frame: int
     resolution: tuple[int, int] | None  # (H, W) the annotations refer to
+    fps: float | None  # frame rate the annotations refer to, from the frame and time ranges
     overlay_box: tuple[int, int, int, int] | None
     actions: np.ndarray  # (N, 21)
     actions_file: str
@@ -169,11 +171,22 @@ def read_chunk(chunk_dir: str | os.PathLike[str], actions: ActionsChoice = "auto
         game=str(meta.get("game") or ""),
         start_frame=start_frame,
         resolution=resolution,
+        fps=_annotated_fps(original),
         overlay_box=_box(meta.get("bbox_controller_overlay"), f"{meta_path}: bbox_controller_overlay"),
         actions=acts,
         actions_file=actions_path.name,
         metadata=meta,
     )
+
+
+def _annotated_fps(original: dict[str, Any]) -> float | None:
+    """(end_frame - start_frame) / (end_time - start_time), when the metadata has all four."""
+    try:
+        frames = float(original["end_frame"]) - float(original["start_frame"])
+        seconds = float(original["end_time"]) - float(original["start_time"])
+    except (KeyError, TypeError, ValueError):
+        return None
+    return frames / seconds if frames > 0 and seconds > 0 else None
 
 
 def video_index(videos: Mapping[str, str | os.PathLike[str]] | str | os.PathLike[str]) -> dict[str, Path]:
@@ -221,14 +234,21 @@ def import_chunk(writer: EpisodeWriter, chunk: NitrogenChunk, path: Path, size: 
     """Cut, mask, resize and write one chunk as an episode; returns the episode index."""
     info = video.probe(path)
     n = len(chunk.actions)
-    if chunk.start_frame < 0 or chunk.start_frame + n > info.num_frames:
+    # Action row r is the annotated video's frame start_frame + r, at the annotated fps; the local
+    # copy may have another fps (a 30 fps download of a 60 fps stream), so go through time: output
+    # frame j, at j / dataset_fps seconds into the chunk, takes the nearest action row and the
+    # nearest local frame.
+    annotated_fps = chunk.fps or info.fps
+    count = max(1, int(np.floor(n * writer.fps / annotated_fps + 1e-6)))
+    seconds = np.arange(count) / writer.fps
+    rows = np.minimum(np.round(seconds * annotated_fps).astype(np.int64), n - 1)
+    first = round(chunk.start_frame * info.fps / annotated_fps)
+    source = first + np.round(seconds * info.fps).astype(np.int64)
+    if first < 0 or source[-1] >= info.num_frames:
         raise L.DatasetError(
             f"{path}: has {info.num_frames} frames, chunk {chunk.path.name} needs frames "
-            f"{chunk.start_frame}..{chunk.start_frame + n - 1}"
+            f"{first}..{source[-1]} (at {info.fps:g} fps)"
         )
-    # Output frame j shows source frame round(j * video_fps / dataset_fps) of the chunk.
-    count = max(1, int(np.floor(n * writer.fps / info.fps + 1e-6)))
-    rows = np.minimum(np.round(np.arange(count) * info.fps / writer.fps).astype(np.int64), n - 1)
     box = None
     if chunk.overlay_box is not None:
         ref_h, ref_w = chunk.resolution or (info.height, info.width)
@@ -247,10 +267,11 @@ def import_chunk(writer: EpisodeWriter, chunk: NitrogenChunk, path: Path, size: 
         "source": original.get("source"),
         "start_frame": chunk.start_frame,
         "source_fps": info.fps,
+        "annotated_fps": annotated_fps,
         "actions_file": chunk.actions_file,
         "bbox_game_area": chunk.metadata.get("bbox_game_area"),
     }
-    frames = _chunk_frames(chunk, path, info, chunk.start_frame + rows, box, size)
+    frames = _chunk_frames(chunk, path, info, source, box, size)
     return writer.add_episode(
         frames,
         chunk.actions[rows],
