@@ -126,3 +126,17 @@ def test_pickled_objects_are_not_executed(tmp_path) -> None:
 def test_mismatched_checkpoints_name_the_problem(tmp_path, change, message: str) -> None:
     with pytest.raises(CheckpointError, match=message):
         Policy.from_nitrogen_checkpoint(_rewrite(tmp_path, change))
+
+
+def test_imported_model_trains_on_pixelpad_actions(tmp_path) -> None:
+    write_checkpoint(tmp_path / "ng.pt", games=2)
+    policy = Policy.from_nitrogen_checkpoint(tmp_path / "ng.pt", vision_heads=HEADS).train()
+    batch = {
+        "frames": _frames(2),
+        "actions": torch.from_numpy(A.null_action(HORIZON)).expand(2, HORIZON, A.ACTION_DIM),
+        "action_mask": torch.ones(2, HORIZON, dtype=torch.bool),
+    }
+    policy.loss(batch).backward()
+    assert not any(p.requires_grad for p in policy.vision.head.parameters())  # unused: frozen
+    unused = [n for n, p in policy.named_parameters() if p.requires_grad and p.grad is None]
+    assert unused == []  # what DDP needs: every trainable weight reaches the loss

@@ -46,6 +46,8 @@ class Policy(nn.Module):
         self.config = config
         dim, width = config.hidden_size, config.vision_width
         self.vision = load_vision(config, vision_weights) if vision_weights else build_vision(config)
+        if config.vision_use_head:  # SigLIP's pooling head never reaches the actions: nothing to train
+            self.vision.head.requires_grad_(False)
         self.game_embedding = (
             nn.Embedding(config.num_games, width, padding_idx=0) if config.num_games else None
         )
