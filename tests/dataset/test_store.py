@@ -137,6 +137,14 @@ def test_bad_episodes_are_refused_and_leave_nothing(small_dataset: tuple[Path, l
     assert not list(root.rglob("*.tmp")) and not list(root.rglob("*.partial"))
 
 
+def test_odd_frame_sizes_are_refused_with_the_episode_named(tmp_path: Path) -> None:
+    with (
+        EpisodeWriter(tmp_path / "ds", fps=20) as writer,
+        pytest.raises(DatasetError, match=r"episode 0 .* 15x9"),
+    ):
+        writer.add_episode(np.zeros((3, 9, 15, 3), np.uint8), random_actions(3), game="g")
+
+
 def test_open_errors(small_dataset: tuple[Path, list], tmp_path: Path) -> None:
     root, _ = small_dataset
     with pytest.raises(DatasetError, match="20 fps, writer asked for 30"):

@@ -385,6 +385,11 @@ def _checked_frames(
             )
         if expected is None:
             expected = image.shape[:2]
+            if expected[0] % 2 or expected[1] % 2:
+                raise L.DatasetError(
+                    f"{where}: frames are {expected[1]}x{expected[0]}; H.264 needs even sizes "
+                    "(resize with pixelpad.video.resize)"
+                )
         if image.shape[:2] != expected:
             raise L.DatasetError(
                 f"{where}: frame {i} is {image.shape[1]}x{image.shape[0]}, the dataset stores "
