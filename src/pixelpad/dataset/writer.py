@@ -194,18 +194,25 @@ class EpisodeWriter:
             raise L.DatasetError(f"{where}: extra is not JSON-serialisable: {err}") from err
         staging = self.root / L.STAGING_DIR / f"episode-{index:06d}.mp4"
         try:
-            stats, height, width = self._encode(frames, len(acts), staging, where)
-            self._commit(
-                index, acts, staging, stats, (height, width), task, game, video_id, overlay_box, extra_json
-            )
+            image_stats, size = self._encode(frames, len(acts), staging, where)
+            described = {  # the row's columns that describe the episode (the rest say where it is)
+                "tasks": [task],
+                **_stat_columns("action", _action_stats(acts)),
+                **_stat_columns(self.image_key, {**image_stats, "count": [len(acts)]}),
+                "game": game,
+                "video_id": video_id,
+                "overlay_box": list(overlay_box) if overlay_box is not None else None,
+                "extra": extra_json,
+            }
+            self._commit(index, acts, staging, size, described)
         finally:
             staging.unlink(missing_ok=True)
         return index
 
     def _encode(
         self, frames: Iterable[np.ndarray], n: int, staging: Path, where: str
-    ) -> tuple[dict[str, list[float]], int, int]:
-        """Encode to ``staging``; returns image stats (per channel, in [0, 1]) and the frame size."""
+    ) -> tuple[dict[str, list[float]], tuple[int, int]]:
+        """Encode to ``staging``; returns image stats (per channel, in [0, 1]) and the frame size (H, W)."""
         encoding = self.info["pixelpad"]["encoding"]
         feature = self.info["features"].get(self.image_key)
         expected = tuple(feature["shape"][:2]) if feature else None
@@ -227,7 +234,7 @@ class EpisodeWriter:
             "mean": pixels.mean(0).tolist(),
             "std": pixels.std(0).tolist(),
         }
-        return stats, image.shape[0], image.shape[1]
+        return stats, (image.shape[0], image.shape[1])
 
     def _target_file(self) -> tuple[int, int, list[dict[str, Any]]]:
         """(chunk, file, committed rows in it) of the file the next episode goes to."""
@@ -250,18 +257,9 @@ class EpisodeWriter:
         return chunk, file, []
 
     def _commit(
-        self,
-        index: int,
-        acts: np.ndarray,
-        staging: Path,
-        image_stats: dict[str, list[float]],
-        size: tuple[int, int],
-        task: str,
-        game: str,
-        video_id: str,
-        overlay_box: tuple[int, int, int, int] | None,
-        extra_json: str,
+        self, index: int, acts: np.ndarray, staging: Path, size: tuple[int, int], described: dict[str, Any]
     ) -> None:
+        """Splice the staged video and rewrite the current files; the meta/episodes rename commits."""
         if not self.info["features"]:
             self.info["features"] = L.features(self.image_key, self.fps, *size)
             self._write_info()  # before the first commit: readers need fps and features
@@ -277,7 +275,7 @@ class EpisodeWriter:
         start, end = video.splice(video_path if file_rows else None, keep_until, staging, video_tmp)
 
         tasks = self._task_indices()
-        task_index = tasks.setdefault(task, len(tasks))
+        task_index = tasks.setdefault(described["tasks"][0], len(tasks))
         new_data = pa.table(
             {
                 "action": pa.FixedSizeListArray.from_arrays(pa.array(acts.reshape(-1)), A.ACTION_DIM),
@@ -297,7 +295,6 @@ class EpisodeWriter:
 
         row = {
             "episode_index": index,
-            "tasks": [task],
             "length": n,
             "data/chunk_index": chunk,
             "data/file_index": file,
@@ -309,12 +306,7 @@ class EpisodeWriter:
             f"{key}/to_timestamp": end,
             "meta/episodes/chunk_index": chunk,
             "meta/episodes/file_index": file,
-            **_stat_columns("action", _action_stats(acts)),
-            **_stat_columns(self.image_key, {**image_stats, "count": [n]}),
-            "game": game,
-            "video_id": video_id,
-            "overlay_box": list(overlay_box) if overlay_box is not None else None,
-            "extra": extra_json,
+            **described,
         }
         schema = L.episode_schema(self.image_key)
         meta_tmp = L.write_parquet(
