@@ -47,6 +47,9 @@ def test_an_ended_episode_resets_the_game_and_the_plan() -> None:
     result = play(game, predictor, steps=7, progress=False)
     # episodes of 3 steps: plans at steps 0, 3, 6 (the 4th action of each chunk is never played)
     assert game.resets == 3 and result.episodes == 3 and result.chunks == 3
+    # an episode ending on the very last step does not start another game
+    game = FakeGame(episode_length=3)
+    assert play(game, predictor, steps=6, progress=False).episodes == 2 and game.resets == 2
 
 
 def test_recording_has_the_video_and_the_actions(tmp_path) -> None:

@@ -117,7 +117,7 @@ def play(
     chunk = np.zeros((0, 0), np.float32)
     position = plan_length = 0
     try:
-        for _ in tqdm(range(steps), desc="play", unit="step", disable=not progress):
+        for step in tqdm(range(steps), desc="play", unit="step", disable=not progress):
             if position >= plan_length:  # re-plan from the current frame
                 start = time.perf_counter()
                 chunk = _checked_chunk(predict(obs))
@@ -137,7 +137,7 @@ def play(
                 )  # fmt: skip
             position += 1
             obs = next_obs
-            if terminated or truncated:
+            if (terminated or truncated) and step < steps - 1:  # no restart after the last step
                 log.info("episode %d ended after %d chunks; resetting", episodes, chunks)
                 obs, info = env.reset()
                 if is_client:
