@@ -156,3 +156,19 @@ def test_sampler_covers_everything_once_per_epoch(
         assert set().union(*orders) == set(range(len(fake)))
         padding = sum(len(o) for o in orders) - len(fake)
         assert padding <= replicas * (max(sizes) + 1)
+
+
+def test_dataloader_workers_decode_for_themselves(small_dataset: tuple[Path, list]) -> None:
+    root, _ = small_dataset
+    ds = ChunkDataset(root, image_size=16, segment_frames=8)
+    ds[0]  # the parent's cache must not travel to the workers
+    loader = DataLoader(ds, batch_size=7, sampler=SegmentSampler(ds, seed=2), num_workers=2)
+    seen = {}
+    for batch in loader:
+        for k in range(len(batch["t"])):
+            seen[(int(batch["episode"][k]), int(batch["t"][k]))] = batch["frame"][k]
+    assert len(seen) == len(ds)
+    reference = ChunkDataset(root, image_size=16, segment_frames=8)
+    for i in (0, 20, len(ds) - 1):
+        sample = reference[i]
+        assert torch.equal(seen[(sample["episode"], sample["t"])], sample["frame"])
