@@ -15,6 +15,9 @@ batch still mixes ``window`` different moments from different episodes. Keep
 DataLoader deals batches round-robin, so each worker may decode each segment of a window once: use
 fewer, larger-window workers rather than many. A plain random sampler works too, but then almost
 every sample misses the cache and decodes a whole segment.
+
+Measured by ``benchmarks/dataset_loader.py`` (256x256 frames, 2 shared cores): 0.4-0.5x the frame
+rate of a bare PyAV decode of the same files, against 0.07-0.15x for one seek per sample.
 """
 
 from __future__ import annotations
