@@ -28,8 +28,9 @@ from pixelpad.overlay.skin import Skin, SkinError, resize_skin
 log = logging.getLogger(__name__)
 
 TEMPLATE_SIZE = 320  # longer side of a canonical template, pixels
-XFEAT_SCALES = (1.0, 0.6, 0.35)  # template scales XFeat features are extracted at
+XFEAT_SCALES = (1.0, 0.5)  # template scales XFeat features are extracted at
 GREY = 128
+TEMPLATE_KEYPOINTS = 400  # per template and scale: enough for a few hundred inliers, a small index
 
 
 @dataclass(frozen=True)
@@ -97,10 +98,11 @@ class TemplateBank:
         self.layouts = sorted({s.layout for s in skins})
         self.layout_of = np.array([self.layouts.index(t.skin.layout) for t in self.templates])
         self.extractors = {kind: extractor(kind) for kind in self.kinds}
+        self._template_extractors = {kind: extractor(kind, TEMPLATE_KEYPOINTS) for kind in self.kinds}
         self.indexes = {kind: self._index(kind, progress) for kind in self.kinds}
 
     def _index(self, kind: str, progress: bool) -> Index:
-        extract = self.extractors[kind]
+        extract = self._template_extractors[kind]
         descriptors, keypoints, ids = [], [], []
         scales = XFEAT_SCALES if kind == "xfeat" else (1.0,)
         for t, template in enumerate(tqdm(self.templates, desc=f"{kind} index", disable=not progress)):

@@ -19,7 +19,6 @@ from pixelpad.overlay.skin import Skin, resize_skin
 Box = tuple[int, int, int, int]  # x, y, w, h
 CORNERS = ("tl", "tr", "bl", "br")
 BASE_WIDTH = 0.3  # overlay width / frame width at scale 1
-MAX_HEIGHT = 0.8  # an overlay never takes more than this share of the frame height
 
 
 class PlacementError(PixelpadError, ValueError):
@@ -47,7 +46,6 @@ def place(skin: Skin, frame_size: tuple[int, int], placement: Placement) -> tupl
     """``skin`` redrawn at its size in a frame of ``frame_size`` (height, width), and its box there."""
     fh, fw = frame_size
     factor = placement.scale * BASE_WIDTH * fw / skin.size[1]
-    factor = min(factor, MAX_HEIGHT * fh / skin.size[0])
     scaled = resize_skin(skin, factor)
     h, w = scaled.size
     margin = round(placement.margin * fw)

@@ -31,7 +31,7 @@ import cv2
 import numpy as np
 
 from pixelpad.overlay.bank import TemplateBank
-from pixelpad.overlay.features import Features
+from pixelpad.overlay.features import FeatureError, Features
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +53,8 @@ class LocateConfig:
     min_width: float = 0.04  # accepted overlay widths, share of the frame width
     max_width: float = 1.0
     max_rotation: float = 8.0  # degrees
+    kinds: tuple[str, ...] | None = None  # feature kinds to use (None: all of the bank's)
+    xfeat_frames: int = 10  # XFeat (slower than SIFT) runs on this many of the sampled frames
     verify_fraction: float = 0.3  # layouts with this share of the best inliers are verified by picture
 
 
@@ -195,17 +197,42 @@ def _verify(
     return best
 
 
-def locate_frames(
-    frames: np.ndarray, bank: TemplateBank, config: LocateConfig | None = None
-) -> Location | None:
-    """:func:`locate` on already decoded frames ``(N, H, W, 3)`` uint8 (all the same size)."""
+def frame_features(frames: np.ndarray, bank: TemplateBank, config: LocateConfig | None = None):
+    """Features of the sampled frames per kind: ``{kind: {frame number: Features}}``.
+
+    XFeat, the slower extractor, runs on ``config.xfeat_frames`` of the frames spread evenly.
+    """
     cfg = config or LocateConfig()
+    out = {}
+    for kind in cfg.kinds or bank.kinds:
+        if kind not in bank.extractors:
+            raise FeatureError(f"the template bank has no {kind} index (it has {', '.join(bank.kinds)})")
+        chosen = range(len(frames))
+        if kind == "xfeat" and cfg.xfeat_frames < len(frames):
+            chosen = np.unique(
+                np.round(np.linspace(0, len(frames) - 1, cfg.xfeat_frames)).astype(int)
+            ).tolist()
+        feats = bank.extractors[kind]([frames[i] for i in chosen])
+        out[kind] = dict(zip(chosen, feats, strict=True))
+    return out
+
+
+def locate_frames(
+    frames: np.ndarray, bank: TemplateBank, config: LocateConfig | None = None, features=None
+) -> Location | None:
+    """:func:`locate` on already decoded frames ``(N, H, W, 3)`` uint8 (all the same size).
+
+    ``features`` (from :func:`frame_features`) may be given to reuse extracted features; only the
+    kinds in ``config.kinds`` (default: all of the bank's) are used.
+    """
+    cfg = config or LocateConfig()
+    features = features if features is not None else frame_features(frames, bank, cfg)
     frame_size = frames.shape[1:3]
     pooled: dict[int, _Matches] = {}
-    for kind in bank.kinds:
-        for f, feats in enumerate(bank.extractors[kind](list(frames))):
+    for kind in cfg.kinds or bank.kinds:
+        index = bank.indexes[kind]
+        for f, feats in features[kind].items():
             q, t, layout = match_frame(bank, kind, feats, cfg)
-            index = bank.indexes[kind]
             for lay in np.unique(layout):
                 sel = layout == lay
                 m = pooled.setdefault(int(lay), _Matches())

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from pixelpad.actions import ACTION_DIM, INDEX
+from pixelpad.actions import ACTION_DIM, INDEX, NUM_BUTTONS
 from pixelpad.errors import PixelpadError
 
 # Mean presses per second while active, per button group.
@@ -42,7 +42,7 @@ class SequenceConfig:
     stick_move_seconds: float = 0.6  # mean time between stick targets
     stick_rest_probability: float = 0.35  # a new target is the centre
     stick_rim_probability: float = 0.5  # a new (non-centre) target is on the rim (|v| = 1)
-    stick_smoothing: float = 0.35  # per-frame approach to the target (1: jumps)
+    stick_smoothing: float = 0.35  # share of the way to the target covered per frame (1: jumps)
 
 
 def _holds(n: int, rate: float, cfg: SequenceConfig, rng: np.random.Generator) -> np.ndarray:
@@ -58,8 +58,8 @@ def _holds(n: int, rate: float, cfg: SequenceConfig, rng: np.random.Generator) -
         t += hold
 
 
-def _stick(n: int, cfg: SequenceConfig, rng: np.random.Generator) -> np.ndarray:
-    """``(n, 2)`` smooth stick positions inside the unit disc."""
+def _stick(n: int, idle: np.ndarray, cfg: SequenceConfig, rng: np.random.Generator) -> np.ndarray:
+    """``(n, 2)`` smooth stick positions inside the unit disc, gliding back to the centre when idle."""
     out = np.zeros((n, 2), np.float32)
     pos = np.zeros(2)
     target = np.zeros(2)
@@ -73,9 +73,10 @@ def _stick(n: int, cfg: SequenceConfig, rng: np.random.Generator) -> np.ndarray:
                 radius = 1.0 if rng.random() < cfg.stick_rim_probability else rng.uniform(0.2, 1.0)
                 target = radius * np.array([np.cos(angle), np.sin(angle)])
             next_change = i + max(2, int(rng.exponential(cfg.stick_move_seconds * cfg.fps)))
-        pos = pos + cfg.stick_smoothing * (target - pos)
-        if np.abs(pos - target).max() < 0.01:
-            pos = target.copy()
+        goal = np.zeros(2) if idle[i] else target
+        pos = pos + cfg.stick_smoothing * (goal - pos)
+        if np.abs(pos - goal).max() < 0.01:
+            pos = goal.copy()
         out[i] = pos
     return out
 
@@ -118,9 +119,10 @@ def random_actions(
                 ("dpad_left", "dpad_right") if first in ("dpad_up", "dpad_down") else ("dpad_up", "dpad_down")
             )
             actions[start:end, INDEX[other[rng.integers(2)]]] = 1
+    idle = _idle(n, cfg, rng)
     for side in ("left", "right"):
-        xy = _stick(n, cfg, rng)
+        xy = _stick(n, idle, cfg, rng)
         actions[:, INDEX[f"{side}_x"]] = xy[:, 0]
         actions[:, INDEX[f"{side}_y"]] = xy[:, 1]
-    actions[_idle(n, cfg, rng)] = 0.0
+    actions[idle, :NUM_BUTTONS] = 0.0
     return actions
