@@ -86,6 +86,7 @@ def cli_args(config: TrainConfig) -> list[str]:
         "val_every",
         "val_samples",
         "ckpt_every",
+        "keep_last",
         "log_every",
         "num_workers",
         "device",

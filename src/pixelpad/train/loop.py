@@ -123,7 +123,8 @@ def _train(config: TrainConfig, resume: bool, d: D.Dist) -> Path:
 
     if ckpt is not None:  # weights before wrapping: plain tensors, identical on every rank
         policy.load_state_dict(ckpt.model)
-    model = D.wrap(policy, config.strategy, d)
+    autocast = _autocast_factory(config, d.device)
+    model = D.wrap(policy, config.strategy, d, bf16=autocast is not nullcontext)
     trainable = [p for p in policy.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(
         trainable, lr=config.lr, betas=config.betas, weight_decay=config.weight_decay, foreach=True
@@ -142,6 +143,8 @@ def _train(config: TrainConfig, resume: bool, d: D.Dist) -> Path:
         D.load_optimizer_state(policy, optimizer, ckpt.optimizer)
         if len(ckpt.rng) == d.world_size:
             set_rng_state(ckpt.rng[d.rank])
+        else:  # harmless: every random draw of training is re-seeded from the step and stream position
+            log.info("checkpoint from %d ranks, now %d: RNG states not restored", len(ckpt.rng), d.world_size)
         start = ckpt.step
         log.info("resumed from %s at step %d", ckpt.path, start)
     if start >= config.steps:
@@ -169,7 +172,6 @@ def _train(config: TrainConfig, resume: bool, d: D.Dist) -> Path:
         prefetch_factor=4 if config.num_workers else None,
         persistent_workers=False,
     )
-    autocast = _autocast_factory(config, d.device)
     state = {
         "config": config.to_dict(),
         "policy_config": policy.config.to_dict(),
@@ -225,8 +227,9 @@ def _train(config: TrainConfig, resume: bool, d: D.Dist) -> Path:
             batch = next(batches)
             torch.manual_seed(batch.pop("noise_seed"))
             batch = {k: v.to(d.device, non_blocking=True) for k, v in batch.items()}
-            with D.grad_sync(model, policy, sync=a == accum - 1), autocast():
-                loss = model(batch) / accum
+            with D.grad_sync(model, policy, sync=a == accum - 1):
+                with autocast():
+                    loss = model(batch) / accum
                 loss.backward()
             step_loss += loss.detach().double().cpu()
         grad_norm = torch.nn.utils.clip_grad_norm_(
