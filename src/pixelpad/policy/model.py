@@ -83,6 +83,23 @@ class Policy(nn.Module):
     def dtype(self) -> torch.dtype:
         return self.action_decoder.layer2.weight.dtype
 
+    def reset_fixed_buffers(self) -> None:
+        """Recompute the buffers that checkpoints do not store (after building on the meta device).
+
+        They are fixed tables: SigLIP's ``position_ids`` and the sinusoid ``positions`` tables.
+        """
+        stored = set(self.state_dict())
+        with torch.no_grad():
+            for name, buffer in self.named_buffers():
+                if name in stored:
+                    continue
+                if name.endswith("position_ids"):
+                    buffer.copy_(torch.arange(buffer.shape[-1]).expand_as(buffer))
+                elif name.endswith("positions"):
+                    buffer.copy_(sinusoid_table(buffer.shape[0], buffer.shape[1]))
+                else:
+                    raise RuntimeError(f"no rule to rebuild the unsaved buffer {name!r}")
+
     def num_parameters(self) -> int:
         return sum(p.numel() for p in self.parameters())
 

@@ -41,7 +41,7 @@ from pixelpad.actions import CHECKPOINT_ACTION_DIM
 from pixelpad.policy.config import PolicyConfig
 from pixelpad.policy.errors import CheckpointError, PolicyConfigError
 from pixelpad.policy.layers import sinusoid_table
-from pixelpad.policy.pretrained import check_state_dict
+from pixelpad.policy.pretrained import build_with_weights
 
 if TYPE_CHECKING:
     from pixelpad.policy.model import Policy
@@ -278,14 +278,10 @@ def read_nitrogen_config(path: str | Path, *, vision_heads: int | None = None) -
 
 def load_nitrogen_checkpoint(path: str | Path, *, vision_heads: int | None = None) -> Policy:
     """A :class:`Policy` with the weights of the released ``ng.pt`` (float32, CPU, eval mode)."""
-    from pixelpad.policy.model import Policy
-
     checkpoint = read_checkpoint(path)
     state = checkpoint["model"]
     config = config_from_checkpoint(checkpoint["ckpt_config"], state, vision_heads=vision_heads)
-    policy = Policy(config)
     converted = {k: v.float() for k, v in convert_state_dict(state, config).items()}
-    check_state_dict(policy, converted, where=str(path), display=official_name)
-    policy.load_state_dict(converted)
+    policy = build_with_weights(config, converted, where=str(path), display=official_name)
     logger.info("loaded %s (step %s, %d parameters)", path, checkpoint.get("step"), policy.num_parameters())
     return policy.eval()

@@ -64,8 +64,6 @@ def read_config(directory: str | Path) -> PolicyConfig:
 
 def load_pretrained(directory: str | Path, *, device: str | torch.device = "cpu") -> Policy:
     """Build the policy saved in ``directory`` and load its weights exactly."""
-    from pixelpad.policy.model import Policy
-
     config = read_config(directory)
     weights = Path(directory) / WEIGHTS_FILE
     if not weights.is_file():
@@ -74,8 +72,29 @@ def load_pretrained(directory: str | Path, *, device: str | torch.device = "cpu"
         state = load_file(str(weights), device=str(device))
     except (SafetensorError, OSError) as err:
         raise CheckpointError(f"cannot read {weights}: {err}") from err
-    policy = Policy(config).to(device)
-    check_state_dict(policy, state, where=str(weights))
+    return build_with_weights(config, state, device=device, where=str(weights))
+
+
+def build_with_weights(
+    config: PolicyConfig,
+    state: dict[str, torch.Tensor],
+    *,
+    device: str | torch.device = "cpu",
+    where: str,
+    display: Callable[[str], str] = str,
+) -> Policy:
+    """A policy of ``config`` holding exactly ``state``, without a random init first.
+
+    The modules are built on the meta device (no memory, no init: a 500M random init takes most of
+    a minute on a CPU), checked against ``state``, given storage, and loaded.
+    """
+    from pixelpad.policy.model import Policy
+
+    with torch.device("meta"):
+        policy = Policy(config)
+    check_state_dict(policy, state, where=where, display=display)
+    policy = policy.to_empty(device=device)
+    policy.reset_fixed_buffers()
     policy.load_state_dict(state)
     return policy
 
