@@ -44,17 +44,23 @@ class NullPredictor:
         return {"kind": "null"}
 
 
-def round_trips(address: str, n: int) -> tuple[list[float], list[float]]:
-    """``n`` sequential requests: (round-trip ms, server compute ms) of each."""
-    total, compute = [], []
+def latencies(predictor: PolicyPredictor | NullPredictor, address: str, n: int) -> dict[str, list[float]]:
+    """``n`` rounds of one direct predict then one round trip, interleaved so both see the same load.
+
+    Returns ms lists: ``direct``, ``round_trip`` and the server-side ``compute`` of each round trip.
+    """
+    out: dict[str, list[float]] = {"direct": [], "round_trip": [], "compute": []}
     with Client(address, timeout=600) as client:
         client.predict(FRAME)  # connect and warm up
         for _ in range(n):
             start = time.perf_counter()
+            predictor.predict(FRAME[None])
+            out["direct"].append((time.perf_counter() - start) * 1000)
+            start = time.perf_counter()
             client.predict(FRAME)
-            total.append((time.perf_counter() - start) * 1000)
-            compute.append(client.last_timing["compute_ms"])
-    return total, compute
+            out["round_trip"].append((time.perf_counter() - start) * 1000)
+            out["compute"].append(client.last_timing["compute_ms"])
+    return out
 
 
 def throughput(address: str, clients: int, per_client: int) -> tuple[float, float]:
@@ -85,19 +91,16 @@ def bench_preset(name: str, requests: int) -> None:
     predictor = PolicyPredictor(policy)
     for _ in range(3):  # warm-up: allocator, kernels' first calls
         predictor.predict(FRAME[None])
-    direct = []
-    for _ in range(requests):
-        start = time.perf_counter()
-        predictor.predict(FRAME[None])
-        direct.append((time.perf_counter() - start) * 1000)
     print(f"\n== {name}: {policy.num_parameters() / 1e6:.1f}M parameters, {policy.config.image_size}px input")
     with PolicyServer(predictor, ServerConfig(port=0)) as server:
-        total, compute = round_trips(server.address, requests)
+        measured = latencies(predictor, server.address, requests)
         rps1, _ = throughput(server.address, 1, requests)
         rps4, batch4 = throughput(server.address, 4, requests)
     with PolicyServer(predictor, ServerConfig(port=0, max_batch=1)) as server:
         rps4_unbatched, _ = throughput(server.address, 4, requests)
-    direct_ms, total_ms, compute_ms = (statistics.median(x) for x in (direct, total, compute))
+    direct_ms, total_ms, compute_ms = (
+        statistics.median(measured[k]) for k in ("direct", "round_trip", "compute")
+    )
     print(f"direct predict          {direct_ms:9.1f} ms (baseline)")
     print(f"round trip via server   {total_ms:9.1f} ms  ratio to direct {total_ms / direct_ms:.3f}")
     print(f"  server compute        {compute_ms:9.1f} ms")
@@ -126,7 +129,7 @@ def main() -> None:
     counts = (args.requests + [args.requests[-1]] * len(args.presets))[: len(args.presets)]
     print(f"frame 640x480, torch threads {args.threads}, device cpu")
     with PolicyServer(NullPredictor(), ServerConfig(port=0)) as server:
-        null_ms = statistics.median(round_trips(server.address, 200)[0])
+        null_ms = statistics.median(latencies(NullPredictor(), server.address, 200)["round_trip"])
     print(f"null predictor round trip {null_ms:.2f} ms (the bare protocol, 921,600-byte frame)")
     for name, requests in zip(args.presets, counts, strict=True):
         bench_preset(name, requests)

@@ -102,7 +102,9 @@ def _serve(args: argparse.Namespace) -> int:
         max_batch=args.max_batch,
         batch_window_ms=args.batch_window_ms,
     )
-    server = PolicyServer(_predictor(args.checkpoint, args), config).start()
+    predictor = _predictor(args.checkpoint, args)
+    predictor.warm_up()  # the first request should not pay for lazy initialisation (kernels, CUDA)
+    server = PolicyServer(predictor, config).start()
     print(f"serving on {server.address} (Ctrl-C to stop)", flush=True)
     try:
         server.serve_forever()

@@ -43,6 +43,11 @@ class PolicyPredictor:
         """uint8 ``(B, H, W, 3)`` -> float32 ``(B, T, 21)``."""
         return self.policy.predict(frames, num_steps=self.num_steps, generator=self._generator)
 
+    def warm_up(self) -> None:
+        """One prediction on a black frame: lazy initialisation (kernels, CUDA context) happens now."""
+        size = self.policy.config.image_size
+        self.predict(np.zeros((1, size, size, 3), dtype=np.uint8))
+
     def info(self) -> dict[str, Any]:
         config = self.policy.config
         return {
