@@ -13,7 +13,7 @@ Per video (the NitroGen recipe, with what measurements here taught):
 5. accept the layout with most inliers if it has at least ``min_inliers`` (calibrated on synthetic
    videos: wrong layouts gather a few dozen pooled inliers, right ones hundreds);
 6. among the colourways of that layout and of layouts nearly as well supported, pick the one whose
-   picture, warped into the frames by its own transform, correlates best with them.
+   picture, warped by its own transform, correlates best with the mean of the sampled frames.
 
 An overlay is assumed fixed during the video. One that moves, or two overlays, still get an answer:
 the position/overlay with most support, and :attr:`Location.support` (the share of sampled frames
@@ -30,7 +30,7 @@ from dataclasses import dataclass, field, replace
 import cv2
 import numpy as np
 
-from pixelpad.overlay.bank import TemplateBank
+from pixelpad.overlay.bank import TemplateBank, on_grey
 from pixelpad.overlay.features import FeatureError, Features
 
 log = logging.getLogger(__name__)
@@ -165,23 +165,24 @@ def _box(affine: np.ndarray, template_size: tuple[int, int], frame_size: tuple[i
     return round(x0), round(y0), round(x1 - x0), round(y1 - y0)
 
 
-def _photometric(bank: TemplateBank, template: int, affine: np.ndarray, frames: np.ndarray) -> float:
-    """Mean correlation over ``frames`` between the template's picture warped into them and the frames.
+def _photometric(bank: TemplateBank, template: int, affine: np.ndarray, mean_frame: np.ndarray) -> float:
+    """Correlation between the template (over mid-grey) warped into the frame and the mean sampled frame.
 
-    Only the template's opaque pixels count; correlation ignores the opacity the overlay is blended
-    at and the brightness of what lies behind.
+    The whole box counts, transparent parts included: the game behind an overlay averages out over
+    the sampled frames, while what the overlay paints stays, so a dark semi-transparent body and a
+    see-through one (two colourways with the same outlines) are told apart. Correlation ignores the
+    opacity the overlay is blended at and the brightness behind it.
     """
-    h, w = frames.shape[1:3]
-    warped = cv2.warpAffine(bank.templates[template].image, affine, (w, h), flags=cv2.INTER_AREA)
-    mask = warped[..., 3] > 200
-    if mask.sum() < 20:
+    h, w = mean_frame.shape[:2]
+    image = bank.templates[template].image
+    warped = cv2.warpAffine(on_grey(image), affine, (w, h), flags=cv2.INTER_AREA).astype(np.float32)
+    inside = cv2.warpAffine(np.ones(image.shape[:2], np.uint8), affine, (w, h), flags=cv2.INTER_NEAREST) > 0
+    if inside.sum() < 50:
         return -1.0
-    ref = warped[mask][:, :3].astype(np.float32).ravel()
-    ref -= ref.mean()
-    obs = frames[:, mask].astype(np.float32).reshape(len(frames), -1)
-    obs -= obs.mean(axis=1, keepdims=True)
-    corr = obs @ ref / (np.linalg.norm(obs, axis=1) * np.linalg.norm(ref) + 1e-6)
-    return float(corr.mean())
+    ref = warped[inside].ravel()
+    obs = mean_frame[inside].ravel()
+    ref, obs = ref - ref.mean(), obs - obs.mean()
+    return float(ref @ obs / (np.linalg.norm(ref) * np.linalg.norm(obs) + 1e-6))
 
 
 def _verify(
@@ -189,9 +190,10 @@ def _verify(
 ) -> tuple[int, np.ndarray]:
     """The (template, affine) among the colourways of the fitted layouts that best explains the frames."""
     best, best_score = (-1, fits[0][1]), -np.inf
+    mean_frame = frames.astype(np.float32).mean(axis=0)
     for layout, affine in fits:
         for t in np.flatnonzero(bank.layout_of == layout):
-            score = _photometric(bank, int(t), affine, frames)
+            score = _photometric(bank, int(t), affine, mean_frame)
             if score > best_score:
                 best, best_score = (int(t), affine), score
     return best

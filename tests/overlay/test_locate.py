@@ -1,0 +1,126 @@
+"""Localisation: right skin and box on real skins over real game footage; defined answers on bad input."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from pixelpad.overlay._stream import encode_stream
+from pixelpad.overlay.composite import Placement, blend, place
+from pixelpad.overlay.features import Features
+from pixelpad.overlay.images import save_png
+from pixelpad.overlay.locate import LocateConfig, locate, match_frame
+from pixelpad.overlay.synth import synthesize_video
+from pixelpad.video import VideoError
+
+
+def iou(a, b) -> float:
+    ix = max(0, min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0]))
+    iy = max(0, min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1]))
+    return ix * iy / (a[2] * a[3] + b[2] * b[3] - ix * iy)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("name", "placement"),
+    [
+        ("input-overlay/dualsense/black", Placement("br", 1.3, 0.9)),
+        ("nintendospy/pc360-default/default", Placement("tl", 0.9, 0.6)),
+        ("nintendospy/gamecube-default/red", Placement("bl", 1.1, 1.0)),
+    ],
+)
+def test_finds_real_skin_over_real_game(tmp_path, bank, real_skins, game_clip, name, placement):
+    skin = next(s for s in real_skins if s.name == name)
+    truth = synthesize_video(game_clip, skin, tmp_path / "v.mp4", placement=placement, bitrate=2e6, seed=1)
+    found = locate(tmp_path / "v.mp4", bank)
+    assert found is not None
+    assert found.skin == name  # colourways of the same layout are told apart too
+    assert iou(found.box, truth.box) >= 0.9
+    assert found.support > 0.8 and 0 < found.confidence < 1
+
+
+@pytest.mark.slow
+def test_no_overlay_is_none(tmp_path, bank, game_clip):
+    encode_stream(tmp_path / "plain.mp4", game_clip, fps=30, bitrate=2e6, gop=60)
+    assert locate(tmp_path / "plain.mp4", bank) is None
+
+
+def test_not_a_video_is_a_clear_error(tmp_path, bank):
+    (tmp_path / "notes.mp4").write_text("not a video")
+    with pytest.raises(VideoError):
+        locate(tmp_path / "notes.mp4", bank)
+    with pytest.raises(VideoError):
+        locate(tmp_path / "missing.mp4", bank)
+
+
+@pytest.mark.slow
+def test_still_image_and_short_video_get_answers(tmp_path, bank, real_skins, game_clip):
+    skin = next(s for s in real_skins if s.name == "input-overlay/gamepad/default")
+    truth = synthesize_video(game_clip[:10], skin, tmp_path / "short.mp4", placement=Placement("tr", 1.2))
+    found = locate(tmp_path / "short.mp4", bank)  # 10 frames < 25: all of them are used
+    assert found is not None and found.skin == skin.name and iou(found.box, truth.box) >= 0.9
+    scaled, box = place(skin, game_clip.shape[1:3], Placement("tr", 1.2))
+    still = blend(game_clip[0], scaled.released(), box[0], box[1])
+    save_png(tmp_path / "still.png", still)
+    found = locate(tmp_path / "still.png", bank)  # a picture is a one-frame video
+    assert found is None or iou(found.box, box) >= 0.9
+
+
+def two_placements(skin, clip, first: Placement, second: Placement, switch: int | None):
+    """Frames with the overlay at ``first`` and (from frame ``switch`` on, or in every frame) ``second``."""
+    a, box_a = place(skin, clip.shape[1:3], first)
+    b, box_b = place(skin, clip.shape[1:3], second)
+    frames = []
+    for i, frame in enumerate(clip):
+        if switch is None or i < switch:
+            frame = blend(frame, a.released(), box_a[0], box_a[1])
+        if switch is None or i >= switch:
+            frame = blend(frame, b.released(), box_b[0], box_b[1])
+        frames.append(frame)
+    return frames, box_a, box_b
+
+
+@pytest.mark.slow
+def test_two_overlays_and_a_moving_one_give_one_answer(tmp_path, bank, real_skins, game_clip):
+    skin = next(s for s in real_skins if s.name == "nintendospy/pc360-default/default")
+    frames, box_a, box_b = two_placements(skin, game_clip, Placement("tl", 1.0), Placement("br", 1.0), None)
+    encode_stream(tmp_path / "two.mp4", frames, fps=30, bitrate=3e6, gop=60)
+    found = locate(tmp_path / "two.mp4", bank)
+    assert found is not None and max(iou(found.box, box_a), iou(found.box, box_b)) >= 0.9
+    frames, box_a, box_b = two_placements(skin, game_clip, Placement("tl", 1.0), Placement("br", 1.0), 60)
+    encode_stream(tmp_path / "moves.mp4", frames, fps=30, bitrate=3e6, gop=60)
+    found = locate(tmp_path / "moves.mp4", bank)
+    assert found is not None and iou(found.box, box_a) >= 0.9  # where it spent most of the video
+    assert found.support < 0.9  # ... and the caller can see it was not there all the time
+
+
+def test_same_template_ratio_test_matches_a_plain_loop(bank):
+    """The vectorised ratio test against a per-keypoint reference loop."""
+    rng = np.random.default_rng(0)
+    index = bank.indexes["sift"]
+    picks = rng.choice(len(index.descriptors), 60, replace=False)
+    noisy = index.descriptors[picks] + rng.normal(0, 0.02, (60, index.descriptors.shape[1])).astype(
+        np.float32
+    )
+    feats = Features(rng.uniform(0, 100, (60, 2)).astype(np.float32), noisy)
+    cfg = LocateConfig()
+    q, t, layout = match_frame(bank, "sift", feats, cfg)
+    idx, dist = index.knn(noisy, cfg.k)
+    expected = set()
+    for i in range(60):
+        best: dict[int, tuple[float, int]] = {}  # layout -> (distance, template keypoint)
+        for j in range(idx.shape[1]):
+            template = index.template[idx[i, j]]
+            if any(index.template[idx[i, jj]] == template for jj in range(j)):
+                continue  # not the nearest of its template
+            later = [
+                dist[i, jj] for jj in range(j + 1, idx.shape[1]) if index.template[idx[i, jj]] == template
+            ]
+            second = later[0] if later else dist[i, -1]
+            if dist[i, j] < cfg.ratio * second:
+                lay = int(bank.layout_of[template])
+                if lay not in best or dist[i, j] < best[lay][0]:
+                    best[lay] = (dist[i, j], int(idx[i, j]))
+        expected |= {(i, kp, lay) for lay, (_, kp) in best.items()}
+    assert set(zip(q.tolist(), t.tolist(), layout.tolist(), strict=True)) == expected
+    assert len(expected) >= 30  # most noisy copies of template descriptors find their template
