@@ -128,3 +128,16 @@ def test_bad_saved_policies_are_refused(tmp_path, micro_policy: Policy) -> None:
     (tmp_path / "q" / "config.json").write_text((tmp_path / "p" / "config.json").read_text())
     with pytest.raises(CheckpointError, match=r"unexpected weight 'dit\.transformer_blocks\.2"):
         Policy.from_pretrained(tmp_path / "q")
+
+
+def test_preprocessing_resizes_like_pil() -> None:
+    from PIL import Image
+
+    from pixelpad.policy.vision import preprocess
+
+    frame = np.random.default_rng(0).integers(0, 256, (90, 120, 3), dtype=np.uint8)
+    ours = preprocess(torch.from_numpy(frame)[None], 32)[0].permute(1, 2, 0).numpy()
+    pil = np.asarray(Image.fromarray(frame).resize((32, 32), Image.BICUBIC), np.float32) / 127.5 - 1.0
+    assert np.abs(ours - pil).max() <= 1.01 / 127.5  # within one grey level
+    same = preprocess(torch.from_numpy(frame[:32, :32])[None], 32)[0].permute(1, 2, 0).numpy()
+    np.testing.assert_allclose(same, frame[:32, :32] / 127.5 - 1.0, atol=1e-6)  # no resize: exact
