@@ -8,9 +8,9 @@ STAMP := $(VENV)/.pixelpad-installed
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 # Debian packages: a virtual display, the games the simulator ships profiles for, a C compiler and
-# SDL2 headers (the clock shim and the test programs are built from source).
+# SDL2 headers (the clock shim and the test programs are built from source), pygame for a test game.
 APT_PACKAGES := xvfb xauth x11-utils gcc libc6-dev make pkg-config libsdl2-dev \
-	chromium-bsu supertux neverball
+	chromium-bsu supertux neverball python3-pygame
 
 # Two test workers on two cores: one thread each, or they slow each other down tenfold.
 export OMP_NUM_THREADS ?= 1

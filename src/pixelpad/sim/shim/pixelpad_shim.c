@@ -619,7 +619,9 @@ int SDL_InitSubSystem(uint32_t flags) {
     return r;
 }
 
-/* ---------------------------------------------------------------- presented frames */
+/* ---------------------------------------------------------------- presented frames
+ * SDL 2 (GL swap, renderer present, window surface update), GLX and EGL swaps. SDL calls GLX/EGL
+ * through pointers it looked up itself, so an SDL frame is not counted twice. */
 
 static inline void count_frame(void) {
     if (active()) __atomic_add_fetch(&g->frames_presented, 1, __ATOMIC_RELEASE);
@@ -644,4 +646,28 @@ void glXSwapBuffers(void *display, unsigned long drawable) {
     if (!real) real = (void (*)(void *, unsigned long))dlsym(RTLD_NEXT, "glXSwapBuffers");
     real(display, drawable);
     count_frame();
+}
+
+int SDL_UpdateWindowSurface(void *window) {
+    static int (*real)(void *);
+    if (!real) real = (int (*)(void *))sdl_sym("SDL_UpdateWindowSurface");
+    int r = real(window);
+    count_frame();
+    return r;
+}
+
+int SDL_UpdateWindowSurfaceRects(void *window, const void *rects, int n) {
+    static int (*real)(void *, const void *, int);
+    if (!real) real = (int (*)(void *, const void *, int))sdl_sym("SDL_UpdateWindowSurfaceRects");
+    int r = real(window, rects, n);
+    count_frame();
+    return r;
+}
+
+unsigned int eglSwapBuffers(void *display, void *surface) {
+    static unsigned int (*real)(void *, void *);
+    if (!real) real = (unsigned int (*)(void *, void *))dlsym(RTLD_NEXT, "eglSwapBuffers");
+    unsigned int r = real(display, surface);
+    count_frame();
+    return r;
 }
