@@ -19,4 +19,4 @@ def make_env(task: Task, seed: int) -> Any:
     profile = load_profile(task.game)
     if task.command:
         profile = dataclasses.replace(profile, command=task.command)
-    return GameEnv(profile, fps=task.fps, seed=seed)
+    return GameEnv(profile, fps=task.fps, size=task.size, seed=seed)

@@ -60,6 +60,8 @@ class Task:
         command: the game's command line when the task needs another than its profile's (another
             level, a spawn position); ``{width}``, ``{height}``, ``{home}`` as in profiles.
         fps: virtual frames per second of play (a slow 3D game plays at fewer, larger steps).
+        size: (W, H) of the screen the checks were written for; pinned here so a profile's default
+            can change without silently breaking a task's pixel coordinates.
         startup: task-specific inputs played before the clock of the task starts, after the
             profile's own start-up: ``(action (21,), steps)`` pairs.
         check_every: env steps between two checks (checks cost a few ms; 30 fps needs no more).
@@ -76,6 +78,7 @@ class Task:
     mode: Mode = "reach"
     command: tuple[str, ...] = ()
     fps: float = 30.0
+    size: tuple[int, int] = (640, 480)
     startup: tuple[tuple[np.ndarray, int], ...] = ()
     check_every: int = 3
     confirm: int = 2
