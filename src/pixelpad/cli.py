@@ -18,6 +18,7 @@ from pixelpad.errors import PixelpadError
 STAGE_COMMANDS: tuple[str, ...] = (
     "pixelpad.dataset.cli",
     "pixelpad.demo.cli",
+    "pixelpad.eval.cli",
     "pixelpad.overlay.cli",
     "pixelpad.serve.cli",
     "pixelpad.policy.cli",
