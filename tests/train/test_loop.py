@@ -166,5 +166,11 @@ def test_data_errors(tmp_path, pattern_data):
         )
     with pytest.raises(DataError):
         train(tiny_config(tmp_path / "missing", tmp_path / "b"))
+    from pixelpad.dataset import EpisodeWriter
+
+    with EpisodeWriter(tmp_path / "empty", fps=10.0):
+        pass  # a dataset that never received an episode
+    with pytest.raises(DataError, match="empty"):
+        train(tiny_config(tmp_path / "empty", tmp_path / "d"))
     with pytest.raises(TrainError, match="multiple"):
         train(tiny_config(pattern_data, tmp_path / "c", batch_size=6, micro_batch_size=4))

@@ -51,6 +51,9 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     )
     g.add_argument("--val-every", type=int, help="steps between validations (default 500)")
     g.add_argument("--val-samples", type=int, help="held-out chunks scored per validation (default 256)")
+    g.add_argument(
+        "--val-sample-steps", type=int, help="denoising steps of sampled chunks (default: policy's)"
+    )
     g.add_argument("--ckpt-every", type=int, help="steps between checkpoints (default 500)")
     g.add_argument("--keep-last", type=int, help="checkpoints kept (default 3)")
     g.add_argument("--log-every", type=int, help="steps between metric rows (default 10)")
