@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import functools
 import os
-import statistics
 import time
 from collections.abc import Callable
 
@@ -50,20 +49,26 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def _time_ms(
-    fn: Callable[[], torch.Tensor], device: torch.device, repeats: int, warmup: bool
-) -> tuple[float, torch.Tensor]:
-    """Median wall time of ``fn`` in ms over ``repeats`` runs (after a warm-up run), and its last output."""
+def _time_pair(
+    reference: Callable[[], torch.Tensor],
+    fast: Callable[[], torch.Tensor],
+    device: torch.device,
+    repeats: int,
+    warmup: bool,
+) -> tuple[float, float, torch.Tensor, torch.Tensor]:
+    """Best wall times (ms) of both samplers, run alternately so load spikes hit both, and outputs."""
     if warmup:
-        fn()
-    times = []
+        reference(), fast()
+    times: dict[str, list[float]] = {"reference": [], "fast": []}
+    outputs: dict[str, torch.Tensor] = {}
     for _ in range(repeats):
-        _sync(device)
-        start = time.perf_counter()
-        out = fn()
-        _sync(device)
-        times.append((time.perf_counter() - start) * 1000.0)
-    return statistics.median(times), out
+        for name, fn in (("reference", reference), ("fast", fast)):
+            _sync(device)
+            start = time.perf_counter()
+            outputs[name] = fn()
+            _sync(device)
+            times[name].append((time.perf_counter() - start) * 1000.0)
+    return min(times["reference"]), min(times["fast"]), outputs["reference"], outputs["fast"]
 
 
 def run(args: argparse.Namespace) -> None:
@@ -103,12 +108,16 @@ def measure(policy: Policy, preset: str, batch: int, steps: int, device: torch.d
     gen = torch.Generator().manual_seed(batch)
     frames = torch.randint(0, 256, (batch, 480, 640, 3), dtype=torch.uint8, generator=gen).to(device)
     noise = torch.randn(batch, policy.config.horizon, policy.config.action_dim, generator=gen).to(device)
-    # the 500M model on a CPU: one cold run each (seconds per chunk; a warm-up would add little)
+    # the 500M model on a CPU: two cold runs each (seconds per chunk; a warm-up would add little)
     heavy = preset == "nitrogen_500m" and device.type == "cpu"
-    repeats = 1 if heavy else repeats
     args = (policy, frames, noise, steps)
-    ref_ms, ref_out = _time_ms(functools.partial(_reference, *args), device, repeats, warmup=not heavy)
-    fast_ms, fast_out = _time_ms(functools.partial(_fast, *args), device, repeats, warmup=not heavy)
+    ref_ms, fast_ms, ref_out, fast_out = _time_pair(
+        functools.partial(_reference, *args),
+        functools.partial(_fast, *args),
+        device,
+        repeats=2 if heavy else repeats,
+        warmup=not heavy,
+    )
     diff = (ref_out.float() - fast_out.float()).abs().max().item()
     params = f"{policy.num_parameters() / 1e6:.1f}M"
     print(
@@ -125,7 +134,7 @@ def main() -> None:
     parser.add_argument("--device", default="cpu", help="torch device (default: cpu)")
     parser.add_argument("--dtype", default="float32", choices=["float32", "bfloat16", "float16"])
     parser.add_argument("--presets", nargs="+", help="only these presets (tiny, base, nitrogen_500m)")
-    parser.add_argument("--repeats", type=int, default=3, help="timed runs per figure (median)")
+    parser.add_argument("--repeats", type=int, default=3, help="timed runs per figure (best)")
     parser.add_argument("--batch-sizes", type=int, nargs="+", help="override the plan's batch sizes")
     parser.add_argument("--steps", type=int, nargs="+", help="override the plan's Euler step counts")
     parser.add_argument("--full", action="store_true", help="B = 1 and 8, 4/8/16 steps for every preset")
