@@ -1,0 +1,154 @@
+"""Stage 1 of the demo: "internet videos" made from demonstrators playing real games.
+
+Each (task, seed) episode is played by the task's scripted demonstrator in the simulator
+(:func:`pixelpad.eval.play_episode`, the same start state and judge as the evaluation). The frames the
+demonstrator saw and the actions it chose are kept; the frames become a stream-like video with a real
+skin composited at a random corner, scale and opacity, H.264 at a stream bit rate
+(:func:`pixelpad.overlay.synthesize_video`). The true actions go beside the video
+(``<video>.actions.npy``, written by the overlay stage) for scoring only: nothing downstream of the
+extraction reads them.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+from tqdm import tqdm
+
+from pixelpad.actions import MENU_BUTTONS, mask_buttons
+from pixelpad.errors import PixelpadError
+
+log = logging.getLogger(__name__)
+
+
+class RecordError(PixelpadError):
+    """A demonstration that cannot be recorded (no skins, a demonstrator that failed every episode)."""
+
+
+@dataclass(frozen=True)
+class RecordConfig:
+    """What to record and how to encode it.
+
+    Attributes:
+        tasks: task names (``pixelpad.eval.select_tasks``) whose demonstrators play.
+        seeds: one recorded episode per task and seed.
+        video_size: (H, W) of the videos (even); game frames are resized to it.
+        scale: range of the overlay's scale (1 = 30 % of the frame width).
+        opacity: range of the overlay's opacity.
+        bitrate: range of the stream encoder's bit rate, bits per second.
+        skins: skin directories (the shared collection by default).
+        env_factory: ``module:function`` building a task's env, as :class:`pixelpad.eval.EvalConfig`.
+        time_limit_s: caps each task's time limit when set (toy runs).
+        seed: draws skins and placements.
+    """
+
+    tasks: tuple[str, ...]
+    seeds: tuple[int, ...]
+    video_size: tuple[int, int] = (360, 480)
+    scale: tuple[float, float] = (0.8, 1.3)
+    opacity: tuple[float, float] = (0.7, 1.0)
+    bitrate: tuple[float, float] = (1.0e6, 2.5e6)
+    skins: tuple[str, ...] = ()
+    env_factory: str = "pixelpad.eval.env:make_env"
+    time_limit_s: float | None = None
+    seed: int = 0
+
+
+@dataclass
+class _Recorder:
+    """Wraps an agent: keeps every frame it is shown (resized) and every action it returns."""
+
+    inner: Any
+    size: tuple[int, int]  # (H, W)
+    frames: list[np.ndarray] = field(default_factory=list)
+    actions: list[np.ndarray] = field(default_factory=list)
+
+    def reset(self, seed: int) -> None:
+        self.inner.reset(seed)
+
+    def act(self, frame: np.ndarray) -> np.ndarray:
+        action = mask_buttons(np.asarray(self.inner.act(frame), np.float32), MENU_BUTTONS)
+        h, w = self.size
+        self.frames.append(cv2.resize(frame, (w, h), interpolation=cv2.INTER_AREA))
+        self.actions.append(action)
+        return action
+
+
+def capped(tasks: Sequence[Any], time_limit_s: float | None) -> list[Any]:
+    """The tasks with their time limits capped at ``time_limit_s`` (toy runs), else unchanged."""
+    import dataclasses
+
+    if time_limit_s is None:
+        return list(tasks)
+    return [dataclasses.replace(t, time_limit_s=min(t.time_limit_s, time_limit_s)) for t in tasks]
+
+
+def record_demonstrations(config: RecordConfig, out: Path, *, progress: bool = True) -> list[dict[str, Any]]:
+    """Play, composite and encode every (task, seed) demonstration into ``out``; returns one row each.
+
+    A video already in ``out`` (its ground truth written last) is kept, so an interrupted stage resumes.
+    Rows: ``video`` path, ``task``, ``game``, ``seed``, ``success``, ``frames``, ``skin``, ``placement``,
+    ``bitrate``.
+    """
+    from pixelpad.eval import load_env_factory, play_episode, select_tasks
+    from pixelpad.overlay import GroundTruth, load_skins, random_placement, synthesize_video
+
+    skins = _usable_skins(load_skins(config.skins or _default_skins()))
+    make_env = load_env_factory(config.env_factory)
+    tasks = capped(select_tasks(config.tasks), config.time_limit_s)
+    out.mkdir(parents=True, exist_ok=True)
+    rows = []
+    jobs = [(task, seed) for task in tasks for seed in config.seeds]
+    for task, seed in tqdm(jobs, desc="record", unit="episode", disable=not progress):
+        video = out / f"{task.name}-seed{seed}.mp4"
+        # One generator per video: its skin and placement do not depend on which videos came before.
+        rng = np.random.default_rng([config.seed, seed, *task.name.encode()])
+        if not video.with_suffix(".status").is_file():  # written last: the video and its truth are whole
+            recorder = _Recorder(task.demonstrator(), config.video_size)
+            env = make_env(task, seed)
+            try:
+                status, _, _ = play_episode(task, recorder, env, seed)
+            finally:
+                env.close()
+            skin = skins[int(rng.integers(len(skins)))]
+            synthesize_video(
+                np.stack(recorder.frames), skin, video, actions=np.stack(recorder.actions),
+                placement=random_placement(rng, scale=config.scale, opacity=config.opacity),
+                bitrate=float(rng.uniform(*config.bitrate)), fps=task.fps,
+            )  # fmt: skip
+            (video.with_suffix(".status")).write_text(status)
+        truth = GroundTruth.load(video)
+        rows.append({
+            "video": str(video), "task": task.name, "game": task.game, "seed": seed,
+            "success": (video.with_suffix(".status")).read_text() == "success", "frames": truth.num_frames,
+            "skin": truth.skin, "placement": vars(truth.placement), "bitrate": truth.bitrate,
+        })  # fmt: skip
+    if not any(row["success"] for row in rows):
+        raise RecordError("no demonstration succeeded: the demonstrators (or the games) are broken here")
+    return rows
+
+
+def _default_skins() -> tuple[str, ...]:
+    from pixelpad.overlay import default_skins_dir
+
+    found = default_skins_dir()
+    if found is None:
+        raise RecordError("no skin directory: set PIXELPAD_SKINS or pass skins (e.g. ../shared/skins)")
+    return (str(found),)
+
+
+def _usable_skins(skins: list[Any]) -> list[Any]:
+    """Skins that show the d-pad and the face buttons: the controls the demonstrators press (a video
+    whose overlay hides what the player does teaches nothing)."""
+    needed = {"dpad_left", "dpad_right", "dpad_up", "dpad_down", "south"}
+    usable = [s for s in skins if needed <= set(s.controls)]
+    if not usable:
+        raise RecordError(f"none of {len(skins)} skins shows all of {sorted(needed)}")
+    log.info("%d of %d skins show the controls the demonstrators use", len(usable), len(skins))
+    return usable
