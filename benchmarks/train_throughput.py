@@ -30,8 +30,7 @@ from pixelpad.dataset import make_toy_dataset
 from pixelpad.policy import get_preset
 from pixelpad.train import TrainConfig, train
 from pixelpad.train.augment import AugmentConfig
-from pixelpad.train.data import Collate, StreamDataset, build_stream, open_splits
-from pixelpad.train.sampling import RankBatchSampler
+from pixelpad.train.data import make_loader, open_splits
 
 # dense bf16 peak FLOP/s by device name fragment, for MFU
 PEAK_BF16 = {"H200": 989e12, "H100": 989e12, "A100": 312e12, "L40S": 362e12, "A10G": 125e12, "4090": 165e12}
@@ -48,20 +47,24 @@ def loader_sps(data: Path, image_size: int, horizon: int, batch: int, steps: int
         seed=0,
         val_samples=1,
     )
-    stream = build_stream(splits, weights=None, seed=0, lanes=1, window=4)
-    sampler = RankBatchSampler(
-        global_batch=batch, micro_batch=batch, world_size=1, rank=0, start_step=0, end_step=steps + 1
-    )
-    loader = torch.utils.data.DataLoader(
-        StreamDataset(splits.train, stream, 0),
-        batch_sampler=sampler,
-        collate_fn=Collate(AugmentConfig(), 0),
+    loader, parts = make_loader(
+        splits,
+        weights=None,
+        seed=0,
+        augment_config=AugmentConfig(),
+        global_batch=batch,
+        micro_batch=batch,
+        world_size=1,
+        rank=0,
+        start_step=0,
+        end_step=steps + 1,
         num_workers=workers,
     )
     batches = iter(loader)
-    next(batches)
+    for _ in range(parts):
+        next(batches)
     start = time.perf_counter()
-    for _ in range(steps):
+    for _ in range(steps * parts):
         next(batches)
     return steps * batch / (time.perf_counter() - start)
 

@@ -10,7 +10,7 @@ from pixelpad.train.cli import _drop_option
 
 def test_run_resume_and_report(tmp_path, pattern_data, capsys):
     out = tmp_path / "run"
-    common = ["--num-workers", "0", "--device", "cpu", "--val-samples", "4", "--log-every", "1"]
+    common = ["--num-workers", "2", "--device", "cpu", "--val-samples", "4", "--log-every", "1"]
     args = [
         "train",
         "run",

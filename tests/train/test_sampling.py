@@ -4,7 +4,14 @@ import numpy as np
 import pytest
 
 from pixelpad.train.errors import DataError, TrainError
-from pixelpad.train.sampling import RankBatchSampler, SegmentStream, derive_seed, permute, split_episodes
+from pixelpad.train.sampling import (
+    RankBatchSampler,
+    SegmentStream,
+    derive_seed,
+    loader_splits,
+    permute,
+    split_episodes,
+)
 
 
 @pytest.mark.parametrize("n", [1, 2, 3, 17, 1000, 4099])
@@ -88,3 +95,19 @@ def test_split_episodes_and_seed_mixing():
     with pytest.raises(DataError):
         split_episodes(1, 0.5, seed=0)
     assert derive_seed(1, 2) != derive_seed(2, 1) and 0 <= derive_seed(5) < 2**63
+
+
+def test_split_micro_batches_give_each_loader_worker_its_own_lanes():
+    assert (loader_splits(8, 2), loader_splits(6, 4), loader_splits(8, 0)) == (2, 1, 1)
+    sampler = RankBatchSampler(
+        global_batch=8, micro_batch=4, world_size=1, rank=0, start_step=0, end_step=3, splits=2
+    )
+    items = list(sampler)
+    assert len(items) == len(sampler) == 12 and all(len(item) == 2 for item in items)
+    for n, item in enumerate(items):  # the DataLoader hands item n to worker n % 2
+        assert {lane % 2 for lane, _ in item} == {n % 2}
+    assert [items[i][0][0] for i in range(4)] == [0, 1, 2, 3]
+    with pytest.raises(TrainError):
+        RankBatchSampler(
+            global_batch=8, micro_batch=3, world_size=1, rank=0, start_step=0, end_step=1, splits=2
+        )

@@ -124,6 +124,7 @@ RESUME_MUST_MATCH: tuple[str, ...] = (
     "mask_overlay",
     "val_fraction",
     "seed",
+    "num_workers",  # the loader's workers split each micro-batch (see sampling.RankBatchSampler)
 )
 
 

@@ -16,12 +16,18 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch.utils.data import ConcatDataset, Dataset, Subset
+from torch.utils.data import ConcatDataset, DataLoader, Dataset, Subset
 
 from pixelpad.actions import NAMES
 from pixelpad.train.augment import AugmentConfig, augment
 from pixelpad.train.errors import DataError
-from pixelpad.train.sampling import SegmentStream, derive_seed, split_episodes
+from pixelpad.train.sampling import (
+    RankBatchSampler,
+    SegmentStream,
+    derive_seed,
+    loader_splits,
+    split_episodes,
+)
 
 log = logging.getLogger(__name__)
 
@@ -89,10 +95,47 @@ def open_splits(
     return Splits(train=train, val=held_out, fps=next(iter(rates.values())))
 
 
-def build_stream(splits: Splits, *, weights: Sequence[float] | None, seed: int, lanes: int, window: int):
-    """The :class:`SegmentStream` over the training datasets' segments."""
+WINDOW_SEGMENTS = 4  # segments whose samples a lane shuffles together (cache: see pixelpad.dataset)
+
+
+def make_loader(
+    splits: Splits,
+    *,
+    weights: Sequence[float] | None,
+    seed: int,
+    augment_config: AugmentConfig | None,
+    global_batch: int,
+    micro_batch: int,
+    world_size: int,
+    rank: int,
+    start_step: int,
+    end_step: int,
+    num_workers: int,
+    pin_memory: bool = False,
+) -> tuple[DataLoader, int]:
+    """This rank's training DataLoader from ``start_step`` and how many items make one micro-batch."""
+    parts = loader_splits(micro_batch, num_workers)
     segments = [[len(r) for r in ds.segments()] for ds in splits.train]
-    return SegmentStream(segments, weights, seed=seed, lanes=lanes, window=window)
+    lanes = global_batch // micro_batch * parts
+    stream = SegmentStream(segments, weights, seed=seed, lanes=lanes, window=WINDOW_SEGMENTS)
+    sampler = RankBatchSampler(
+        global_batch=global_batch,
+        micro_batch=micro_batch,
+        world_size=world_size,
+        rank=rank,
+        start_step=start_step,
+        end_step=end_step,
+        splits=parts,
+    )
+    loader = DataLoader(
+        StreamDataset(splits.train, stream, seed),
+        batch_sampler=sampler,
+        collate_fn=Collate(augment_config, seed),
+        num_workers=num_workers,
+        pin_memory=pin_memory,
+        prefetch_factor=4 if num_workers else None,
+    )
+    return loader, parts
 
 
 class StreamDataset(Dataset):

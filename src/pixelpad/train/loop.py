@@ -22,7 +22,6 @@ from contextlib import nullcontext
 from pathlib import Path
 
 import torch
-from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from pixelpad.train import distributed as D
@@ -36,18 +35,16 @@ from pixelpad.train.checkpoint import (
     set_rng_state,
 )
 from pixelpad.train.config import TrainConfig, config_differences
-from pixelpad.train.data import Collate, StreamDataset, build_stream, open_splits
+from pixelpad.train.data import make_loader, open_splits
 from pixelpad.train.ema import EMA
 from pixelpad.train.errors import CheckpointError, TrainError
 from pixelpad.train.finetune import POLICY_EXPORT, check_fits, freeze, initial_policy
 from pixelpad.train.metrics import MetricsLogger
-from pixelpad.train.sampling import RankBatchSampler, accumulation_steps
+from pixelpad.train.sampling import accumulation_steps
 from pixelpad.train.schedule import WSDSchedule
 from pixelpad.train.validate import validate
 
 log = logging.getLogger(__name__)
-
-WINDOW_SEGMENTS = 4  # segments whose samples a lane shuffles together (cache: see pixelpad.dataset)
 
 
 def train(config: TrainConfig, *, resume: bool = False) -> Path:
@@ -113,14 +110,6 @@ def _train(config: TrainConfig, resume: bool, d: D.Dist) -> Path:
         seed=config.seed,
         val_samples=config.val_samples,
     )
-    stream = build_stream(
-        splits,
-        weights=config.data_weights,
-        seed=config.seed,
-        lanes=config.batch_size // micro,
-        window=WINDOW_SEGMENTS,
-    )
-
     if ckpt is not None:  # weights before wrapping: plain tensors, identical on every rank
         policy.load_state_dict(ckpt.model)
     autocast = _autocast_factory(config, d.device)
@@ -155,22 +144,19 @@ def _train(config: TrainConfig, resume: bool, d: D.Dist) -> Path:
         run.mkdir(parents=True, exist_ok=True)
         atomic_write_text(run / "config.json", json.dumps(config.to_dict(), indent=2) + "\n")
     metrics = MetricsLogger(run, enabled=d.is_main, resume_step=start if ckpt is not None else None)
-    sampler = RankBatchSampler(
+    loader, parts = make_loader(
+        splits,
+        weights=config.data_weights,
+        seed=config.seed,
+        augment_config=config.augment,
         global_batch=config.batch_size,
         micro_batch=micro,
         world_size=d.world_size,
         rank=d.rank,
         start_step=start,
         end_step=config.steps,
-    )
-    loader = DataLoader(
-        StreamDataset(splits.train, stream, config.seed),
-        batch_sampler=sampler,
-        collate_fn=Collate(config.augment, config.seed),
         num_workers=config.num_workers,
         pin_memory=d.device.type == "cuda",
-        prefetch_factor=4 if config.num_workers else None,
-        persistent_workers=False,
     )
     state = {
         "config": config.to_dict(),
@@ -224,7 +210,7 @@ def _train(config: TrainConfig, resume: bool, d: D.Dist) -> Path:
             group["lr"] = lr
         step_loss = torch.zeros((), dtype=torch.float64)
         for a in range(accum):
-            batch = next(batches)
+            batch = _merge([next(batches) for _ in range(parts)])
             torch.manual_seed(batch.pop("noise_seed"))
             batch = {k: v.to(d.device, non_blocking=True) for k, v in batch.items()}
             with D.grad_sync(model, policy, sync=a == accum - 1):
@@ -266,6 +252,15 @@ def _train(config: TrainConfig, resume: bool, d: D.Dist) -> Path:
         _publish_final(run, config.steps)
     D.barrier(d)
     return run
+
+
+def _merge(parts: list[dict]) -> dict:
+    """One micro-batch from its loader sub-batches (concatenated; the first one's noise seed)."""
+    if len(parts) == 1:
+        return parts[0]
+    merged = {k: torch.cat([p[k] for p in parts]) for k in ("frames", "actions", "action_mask")}
+    merged["noise_seed"] = parts[0]["noise_seed"]
+    return merged
 
 
 def _export_ema(policy_config, model_state: dict, ema_state: dict, directory: Path) -> None:

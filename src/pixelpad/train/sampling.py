@@ -198,10 +198,21 @@ def accumulation_steps(global_batch: int, micro_batch: int, world_size: int) -> 
     return global_batch // per_step
 
 
-class RankBatchSampler:
-    """Yields this rank's micro-batches from ``start_step`` on: lists of ``(lane, position)`` keys.
+def loader_splits(micro_batch: int, num_workers: int) -> int:
+    """Sub-batches per micro-batch: one per loader worker when they divide it evenly, else 1."""
+    return num_workers if num_workers > 1 and micro_batch % num_workers == 0 else 1
 
-    Use as a DataLoader ``batch_sampler``; each optimiser step takes ``accum`` consecutive items.
+
+class RankBatchSampler:
+    """Yields this rank's (sub-)batches from ``start_step`` on: lists of ``(lane, position)`` keys.
+
+    With ``splits = s > 1`` each micro-batch is emitted as ``s`` sub-batches of ``m / s`` samples read
+    from lanes ``j·s … j·s + s − 1``. A DataLoader with ``s`` workers hands item ``n`` to worker
+    ``n mod s``, so worker ``k`` always reads lanes ``≡ k (mod s)``: no two workers decode the same
+    segment. (Without this, every worker would decode every segment of a shared lane.) The split
+    is part of the sample order: a run keeps its ``num_workers`` when resumed.
+
+    Use as a DataLoader ``batch_sampler``; each optimiser step takes ``accum · splits`` items.
     """
 
     def __init__(
@@ -213,20 +224,25 @@ class RankBatchSampler:
         rank: int,
         start_step: int,
         end_step: int,
+        splits: int = 1,
     ) -> None:
         self.accum = accumulation_steps(global_batch, micro_batch, world_size)
-        self.micro_batch, self.rank = micro_batch, rank
+        if splits < 1 or micro_batch % splits:
+            raise TrainError(f"cannot split micro-batches of {micro_batch} into {splits} equal parts")
+        self.micro_batch, self.rank, self.splits = micro_batch, rank, splits
         self.start_step, self.end_step = start_step, end_step
 
     def __len__(self) -> int:
-        return max(0, self.end_step - self.start_step) * self.accum
+        return max(0, self.end_step - self.start_step) * self.accum * self.splits
 
     def __iter__(self) -> Iterator[list[tuple[int, int]]]:
-        m = self.micro_batch
+        size = self.micro_batch // self.splits
         for step in range(self.start_step, self.end_step):
             for a in range(self.accum):
-                lane = self.rank * self.accum + a
-                yield [(lane, q) for q in range(step * m, (step + 1) * m)]
+                micro = self.rank * self.accum + a
+                for k in range(self.splits):
+                    lane = micro * self.splits + k
+                    yield [(lane, q) for q in range(step * size, (step + 1) * size)]
 
 
 def split_episodes(num_episodes: int, val_fraction: float, seed: int) -> tuple[list[int], list[int]]:
