@@ -31,7 +31,7 @@ def test_run_resume_and_report(tmp_path, pattern_data, capsys):
     assert sorted(frame[frame["name"] == "train/loss"]["step"]) == [1, 2, 3]
     assert main(["train", "report", str(out)]) == 0
     names = sorted(p.name for p in (out / "report").iterdir())
-    assert names == ["loss.png", "lr.png", "throughput.png", "validation.png"]
+    assert names == ["loss.png", "optimiser.png", "throughput.png", "validation.png"]
 
 
 def test_errors_are_one_line(tmp_path, capsys):

@@ -20,7 +20,7 @@ def test_resume_drops_rows_after_the_checkpoint_and_report_draws(tmp_path):
     frame = pd.read_csv(tmp_path / "metrics.csv")
     assert frame["step"].max() == 5 and len(frame) == 4 * 2 + 1
     paths = make_report(tmp_path)
-    assert sorted(p.name for p in paths) == ["loss.png", "lr.png"]
+    assert sorted(p.name for p in paths) == ["loss.png", "optimiser.png"]
     assert all(p.stat().st_size > 1000 for p in paths)
 
 

@@ -13,8 +13,8 @@ log = logging.getLogger(__name__)
 # figure file → metric names drawn in it (each in its own panel when the figure has several)
 FIGURES: dict[str, tuple[str, ...]] = {
     "loss.png": ("train/loss", "val/loss"),
-    "lr.png": ("train/lr",),
-    "throughput.png": ("train/samples_per_s", "train/grad_norm"),
+    "optimiser.png": ("train/lr", "train/grad_norm"),
+    "throughput.png": ("train/samples_per_s",),
     "validation.png": ("val/button_accuracy", "val/button_f1", "val/stick_mse"),
 }
 
