@@ -14,6 +14,8 @@ def test_resume_drops_rows_after_the_checkpoint_and_report_draws(tmp_path):
         logger.log(step, {"train/loss": 1.0 / step, "train/lr": 1e-4})
     logger.log(6, {"val/loss": 0.3, "val/button_accuracy": 0.7})
     logger.close()
+    with (tmp_path / "metrics.csv").open("a") as handle:
+        handle.write("1")  # torn line of a killed process
     logger = MetricsLogger(tmp_path, resume_step=4)
     logger.log(5, {"train/loss": 0.5})
     logger.close()

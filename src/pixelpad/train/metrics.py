@@ -22,7 +22,12 @@ def truncate_after(path: Path, step: int) -> None:
     if not path.is_file():
         return
     with path.open(newline="") as handle:
-        rows = [row for row in csv.DictReader(handle) if int(row["step"]) <= step]
+        # a process killed mid-write can leave a torn last line: drop any incomplete row
+        rows = [
+            row
+            for row in csv.DictReader(handle)
+            if all(row.get(f) for f in FIELDS) and row["step"].isdigit() and int(row["step"]) <= step
+        ]
     lines = [",".join(FIELDS)] + [",".join(row[f] for f in FIELDS) for row in rows]
     atomic_write_text(path, "\n".join(lines) + "\n")
 
