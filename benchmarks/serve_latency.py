@@ -11,7 +11,7 @@ game frame per request:
 A "null" predictor (answers zeros at once) gives the bare protocol round trip for the same frame.
 Every figure is measured in the same run, and the ratios are what to read on a shared machine.
 
-Usage: ``python benchmarks/serve_latency.py [--presets tiny base] [--requests 40 4]``
+Usage: ``python benchmarks/serve_latency.py [--presets tiny base] [--requests 20 2] [--rounds 3]``
 """
 
 from __future__ import annotations
@@ -86,31 +86,42 @@ def throughput(address: str, clients: int, per_client: int) -> tuple[float, floa
     return clients * per_client / (time.perf_counter() - start), statistics.mean(batch_sizes)
 
 
-def bench_preset(name: str, requests: int) -> None:
+def bench_preset(name: str, requests: int, rounds: int) -> None:
     policy = Policy(get_preset(name)).eval()
     predictor = PolicyPredictor(policy)
     for _ in range(3):  # warm-up: allocator, kernels' first calls
         predictor.predict(FRAME[None])
     print(f"\n== {name}: {policy.num_parameters() / 1e6:.1f}M parameters, {policy.config.image_size}px input")
-    with PolicyServer(predictor, ServerConfig(port=0)) as server:
-        measured = latencies(predictor, server.address, requests)
-        rps1, _ = throughput(server.address, 1, requests)
-        rps4, batch4 = throughput(server.address, 4, requests)
-    with PolicyServer(predictor, ServerConfig(port=0, max_batch=1)) as server:
-        rps4_unbatched, _ = throughput(server.address, 4, requests)
+    rps: dict[str, list[float]] = {"1": [], "4": [], "4u": []}
+    batches = []
+    with (
+        PolicyServer(predictor, ServerConfig(port=0)) as batched,
+        PolicyServer(predictor, ServerConfig(port=0, max_batch=1)) as unbatched,
+    ):
+        measured = latencies(predictor, batched.address, requests)
+        # Rounds of the three set-ups in turn, so a change of load on a shared machine hits all three.
+        for _ in range(rounds):
+            rps["1"].append(throughput(batched.address, 1, requests)[0])
+            rate, batch = throughput(batched.address, 4, requests)
+            rps["4"].append(rate)
+            batches.append(batch)
+            rps["4u"].append(throughput(unbatched.address, 4, requests)[0])
     direct_ms, total_ms, compute_ms = (
         statistics.median(measured[k]) for k in ("direct", "round_trip", "compute")
     )
+    overhead = total_ms - compute_ms
+    gain_1 = statistics.median(b / a for a, b in zip(rps["1"], rps["4"], strict=True))
+    gain_u = statistics.median(b / a for a, b in zip(rps["4u"], rps["4"], strict=True))
     print(f"direct predict          {direct_ms:9.1f} ms (baseline)")
     print(f"round trip via server   {total_ms:9.1f} ms  ratio to direct {total_ms / direct_ms:.3f}")
     print(f"  server compute        {compute_ms:9.1f} ms")
-    overhead = total_ms - compute_ms
     print(f"  protocol + queueing   {overhead:9.1f} ms  ({overhead / total_ms:.1%} of it)")
-    print(f"1 client                {rps1:9.2f} req/s")
-    print(f"4 clients, batching     {rps4:9.2f} req/s  (mean batch {batch4:.2f})")
-    print(f"4 clients, no batching  {rps4_unbatched:9.2f} req/s")
-    print(f"batching gain: 4 clients batched / 1 client = {rps4 / rps1:.2f}x; "
-          f"batched / unbatched at 4 clients = {rps4 / rps4_unbatched:.2f}x")  # fmt: skip
+    print(f"1 client                {statistics.median(rps['1']):9.2f} req/s  (median of {rounds} rounds)")
+    mean_batch = statistics.mean(batches)
+    print(f"4 clients, batching     {statistics.median(rps['4']):9.2f} req/s  (mean batch {mean_batch:.2f})")
+    print(f"4 clients, no batching  {statistics.median(rps['4u']):9.2f} req/s")
+    print(f"batching gain (median of per-round ratios): 4 clients batched / 1 client = {gain_1:.2f}x; "
+          f"batched / unbatched at 4 clients = {gain_u:.2f}x")  # fmt: skip
 
 
 def main() -> None:
@@ -119,8 +130,9 @@ def main() -> None:
     )
     parser.add_argument("--presets", nargs="+", default=["tiny", "base"])
     parser.add_argument(
-        "--requests", nargs="+", type=int, default=[40, 5], help="requests per measure, per preset"
+        "--requests", nargs="+", type=int, default=[20, 2], help="requests per client per measure, per preset"
     )
+    parser.add_argument("--rounds", type=int, default=3, help="rounds of the throughput set-ups")
     parser.add_argument(
         "--threads", type=int, default=1, help="torch threads (1: figures stable on a shared CPU)"
     )
@@ -132,7 +144,7 @@ def main() -> None:
         null_ms = statistics.median(latencies(NullPredictor(), server.address, 200)["round_trip"])
     print(f"null predictor round trip {null_ms:.2f} ms (the bare protocol, 921,600-byte frame)")
     for name, requests in zip(args.presets, counts, strict=True):
-        bench_preset(name, requests)
+        bench_preset(name, requests, args.rounds)
 
 
 if __name__ == "__main__":
