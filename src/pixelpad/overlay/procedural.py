@@ -202,13 +202,18 @@ class Layout:
     face_size: float  # button diameter as a fraction of width
     stick_size: float
     has: frozenset[str]  # optional groups present: "triggers", "shoulders", "menu", "guide", "clicks"
+    face_spread: float = 1.05  # face-button distance from the group centre, in button diameters
+    dpad_arm: float = 0.9  # d-pad arm size, in face-button diameters
+    dpad_gap: float = 1.0  # d-pad arm distance from the centre, in arm sizes (1: a joined cross)
+    well: float = 1.6  # stick well diameter, in cap diameters
+    grip: float = 0.2  # grip radius, share of the width
 
 
 def random_layout(rng: np.random.Generator, family: str) -> Layout:
     width = int(rng.integers(340, 460))
     height = int(width * rng.uniform(0.55, 0.72))
     jitter = {
-        k: (x + rng.uniform(-0.03, 0.03), y + rng.uniform(-0.04, 0.04))
+        k: (x + rng.uniform(-0.06, 0.06), y + rng.uniform(-0.07, 0.07))
         for k, (x, y) in PLACES[family].items()
     }
     optional = {"triggers", "shoulders", "menu", "guide", "clicks"}
@@ -223,6 +228,11 @@ def random_layout(rng: np.random.Generator, family: str) -> Layout:
         rng.uniform(0.055, 0.08),
         rng.uniform(0.11, 0.15),
         frozenset(optional - drop),
+        face_spread=rng.uniform(0.9, 1.4),
+        dpad_arm=rng.uniform(0.7, 1.2),
+        dpad_gap=rng.uniform(1.0, 1.4),
+        well=rng.uniform(1.35, 1.9),
+        grip=rng.uniform(0.16, 0.24),
     )
 
 
@@ -232,7 +242,7 @@ def _body(layout: Layout, style: Style) -> np.ndarray:
     big = _canvas(w, h)
     s = SUPERSAMPLE
     fill, outline, line = _rgba(style.body, style.body_alpha), _rgba(style.outline), style.outline_px * s
-    top, grip = int(0.12 * h * s), int(0.2 * w * s)
+    top, grip = int(0.12 * h * s), int(layout.grip * w * s)
     for paint, thick in ((fill, -1), (outline, line)):
         cv2.ellipse(
             big,
@@ -283,7 +293,7 @@ def build_skin(layout: Layout, style: Style, name: str, layout_id: str) -> Skin:
         return int(place[0] * w + dx - size_w / 2), int(place[1] * h + dy - size_h / 2)
 
     labels = FACE_LABELS[layout.family]
-    spread = face * 1.05
+    spread = face * layout.face_spread
     for control, (dx, dy) in {
         "south": (0, spread),
         "east": (spread, 0),
@@ -292,12 +302,13 @@ def build_skin(layout: Layout, style: Style, name: str, layout_id: str) -> Skin:
     }.items():
         released, pressed = _pair(face, face, "circle", style, labels[control])
         elements.append(Button(control, released, pressed, *at(layout.places["face"], face, face, dx, dy)))
-    arm = max(6, int(face * 0.9))
+    arm = max(6, int(face * layout.dpad_arm))
+    offset = arm * layout.dpad_gap
     for control, (dx, dy, aw, ah) in {
-        "dpad_up": (0, -arm, arm, arm),
-        "dpad_down": (0, arm, arm, arm),
-        "dpad_left": (-arm, 0, arm, arm),
-        "dpad_right": (arm, 0, arm, arm),
+        "dpad_up": (0, -offset, arm, arm),
+        "dpad_down": (0, offset, arm, arm),
+        "dpad_left": (-offset, 0, arm, arm),
+        "dpad_right": (offset, 0, arm, arm),
     }.items():
         released, pressed = _pair(aw, ah, "rect", style)
         elements.append(Button(control, released, pressed, *at(layout.places["dpad"], aw, ah, dx, dy)))
@@ -306,7 +317,9 @@ def build_skin(layout: Layout, style: Style, name: str, layout_id: str) -> Skin:
         place = layout.places.get(f"{side[0]}stick")
         if place is None:
             continue
-        well = _shape(int(stick * 1.6), int(stick * 1.6), "circle", _rgba(style.body, 1.0), style)
+        well = _shape(
+            int(stick * layout.well), int(stick * layout.well), "circle", _rgba(style.body, 1.0), style
+        )
         elements.append(Static(well, *at(place, well.shape[1], well.shape[0])))
         cap, clicked = _pair(stick, stick, "circle", style)
         reach = stick * 0.3
