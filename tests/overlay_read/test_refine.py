@@ -111,3 +111,11 @@ def test_smooth_removes_single_frame_flicker_keeps_edges():
 def test_smooth_rejects_even_window():
     with pytest.raises(SmoothingError):
         smooth(np.zeros((4, 1)), 2)
+
+
+def test_refine_without_scaling_only_centres():
+    true, raw = _stick_video()
+    out = refine(raw, RefineConfig(scale_sticks=False))
+    np.testing.assert_allclose(out.scale, 1.0)
+    x = out.actions[:, INDEX["left_x"]]
+    np.testing.assert_allclose(x, np.clip(0.6 * true[:, INDEX["left_x"]], -1, 1), atol=0.02)

@@ -40,7 +40,10 @@ class RefineConfig:
 
     # Half-width of the bins of the 2-D histogram whose densest cell is taken as "at rest".
     rest_radius: float = 0.08
-    # Percentile of |axis| (after centring) that is mapped to 1.
+    # Scale each centred axis so its percentile of |value| maps to 1. A reader calibrated to the
+    # skin's own stick range (the template reader) needs no scaling: a video whose player never
+    # pushes a stick fully would only be distorted by it.
+    scale_sticks: bool = True
     percentile: float = 99.0
     # Never scale an axis up by more than 1 / min_scale: a stick that barely moves keeps its values.
     min_scale: float = 0.25
@@ -126,7 +129,7 @@ def normalise_sticks(raw: np.ndarray, config: RefineConfig = RefineConfig()) -> 
         xy = arr[:, list(cols)]
         centre[s] = rest_position(xy, config.rest_radius)
         centred = xy - centre[s]
-        for a in range(2):
+        for a in range(2 if config.scale_sticks else 0):
             finite = np.abs(centred[np.isfinite(centred[:, a]), a])
             if len(finite) == 0:
                 continue

@@ -1,0 +1,289 @@
+"""The per-video function of ``pixelpad extract``: locate → read → refine → stage an episode.
+
+:class:`VideoExtractor` is built once per worker process (or Ray actor): it loads the skins, the
+template bank for localisation and, if given, the parser. Called with a task it:
+
+1. probes the video (an unreadable file is ``failed`` with the reason) and checks its length;
+2. locates the overlay (none found: ``no_overlay``);
+3. decodes the video once: each frame's overlay is read by the template reader and (pairs of
+   consecutive crops) by the parser, and the frame itself, with the overlay box blacked out and
+   letterboxed to the dataset's frame size, is JPEG-spooled to disk (so a ten-hour video needs no
+   memory for its frames); frames are resampled to the dataset's frame rate on the way;
+4. chooses (or blends) the readers, smooths, refines (sticks centred and normalised, null
+   frames, < 50 % non-null chunks dropped, action density): an idle video is ``too_idle``;
+5. returns the kept segments, the spool and the metadata as a JSON-able result, which the driver
+   (:mod:`pixelpad.extract.run`) writes as episodes — one writer, whatever the engine.
+
+Errors never escape: every exception becomes a ``failed`` result with its reason.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import logging
+import os
+import time
+import traceback
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from pixelpad.actions import ACTION_DIM
+from pixelpad.errors import PixelpadError
+from pixelpad.extract.manifest import DONE, FAILED, NO_OVERLAY, TOO_IDLE
+from pixelpad.extract.spool import FrameSpool
+from pixelpad.overlay.refine import RefineConfig, refine
+from pixelpad.overlay.smoothing import smooth
+
+log = logging.getLogger(__name__)
+
+Box = tuple[int, int, int, int]
+READERS: tuple[str, ...] = ("auto", "template", "parser")
+
+
+class ExtractError(PixelpadError):
+    """Extraction settings that cannot work (no skins, a parser asked for but not given...)."""
+
+
+@dataclass(frozen=True)
+class ExtractConfig:
+    """Everything a worker needs; JSON-able so it travels to pool processes and Ray actors."""
+
+    out: str  # dataset root; spools go under OUT/extract/staging
+    skins: tuple[str, ...]  # skin directories
+    reader: str = "auto"  # auto (both if a parser is given, then choose) | template | parser
+    parser: str | None = None  # parser checkpoint directory
+    fps: float = 30.0  # the dataset's frame rate: every video is resampled to it
+    frame_size: tuple[int, int] = (180, 320)  # (height, width) of stored frames, letterboxed
+    features: tuple[str, ...] = ("sift", "xfeat")  # localisation features
+    max_hours: float = 12.0  # longer videos are failed with a reason (split them first)
+    smooth_window: int = 3
+    parser_batch: int = 64
+    parser_device: str = "cpu"
+    jpeg_quality: int = 95
+    decode_threads: int = 0  # FFmpeg decoding threads (0: FFmpeg decides)
+    game: str = "unknown"
+    refine: RefineConfig = field(default_factory=RefineConfig)
+
+    def __post_init__(self) -> None:
+        if self.reader not in READERS:
+            raise ExtractError(f"reader must be one of {', '.join(READERS)}, got {self.reader!r}")
+        if self.reader == "parser" and not self.parser:
+            raise ExtractError("--reader parser needs --parser CHECKPOINT_DIR")
+        if not self.skins:
+            raise ExtractError("extraction needs at least one skin directory (--skins)")
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self))
+
+    @classmethod
+    def from_json(cls, text: str) -> ExtractConfig:
+        raw = json.loads(text)
+        raw["refine"] = RefineConfig(**raw["refine"])
+        for key in ("skins", "features", "frame_size"):
+            raw[key] = tuple(raw[key])
+        return cls(**raw)
+
+
+def video_id_for(path: str | os.PathLike[str]) -> str:
+    """A stable id: the file's stem plus a hash of its absolute path (two ``clip.mp4`` stay apart)."""
+    resolved = str(Path(path).resolve())
+    return f"{Path(path).stem}-{hashlib.sha1(resolved.encode()).hexdigest()[:8]}"
+
+
+def make_task(path: str | os.PathLike[str]) -> dict[str, Any]:
+    return {"video_id": video_id_for(path), "path": str(path)}
+
+
+def letterbox(image: np.ndarray, size: tuple[int, int]) -> tuple[np.ndarray, float, int, int]:
+    """``image`` scaled to fit ``size`` (h, w), centred on black: (out, scale, x offset, y offset)."""
+    h, w = size
+    ih, iw = image.shape[:2]
+    scale = min(h / ih, w / iw)
+    nh, nw = max(1, round(ih * scale)), max(1, round(iw * scale))
+    out = np.zeros((h, w, 3), np.uint8)
+    y0, x0 = (h - nh) // 2, (w - nw) // 2
+    out[y0 : y0 + nh, x0 : x0 + nw] = cv2.resize(image, (nw, nh), interpolation=cv2.INTER_AREA)
+    return out, scale, x0, y0
+
+
+def native_affine(affine: np.ndarray, skin_size: tuple[int, int]) -> np.ndarray:
+    """A :class:`~pixelpad.overlay.locate.Location` affine (canonical template → frame) as native
+    skin pixels → frame pixels (the template is the skin with its longer side ``TEMPLATE_SIZE``)."""
+    from pixelpad.overlay.bank import TEMPLATE_SIZE
+
+    out = np.array(affine, np.float64)
+    out[:, :2] *= TEMPLATE_SIZE / max(skin_size)
+    return out
+
+
+def resample_indices(num_frames: int, source_fps: float, target_fps: float) -> np.ndarray:
+    """Source frame index for each output frame at ``target_fps`` (nearest frame in time)."""
+    n_out = max(1, int(np.floor(num_frames * target_fps / source_fps + 1e-6)))
+    return np.minimum(np.round(np.arange(n_out) * source_fps / target_fps).astype(np.int64), num_frames - 1)
+
+
+class VideoExtractor:
+    """The per-video worker (see the module docstring); build once, call per task."""
+
+    def __init__(self, config: ExtractConfig | str) -> None:
+        from pixelpad.overlay.bank import TemplateBank
+        from pixelpad.overlay.library import load_skins
+
+        self.config = ExtractConfig.from_json(config) if isinstance(config, str) else config
+        skins = load_skins(self.config.skins)
+        self.skins = {s.name: s for s in skins}
+        self.bank = TemplateBank(skins, kinds=self.config.features, progress=False)
+        self.parser = None
+        if self.config.parser and self.config.reader in ("auto", "parser"):
+            from pixelpad.overlay.parser import Parser
+
+            self.parser = Parser.from_pretrained(self.config.parser, device=self.config.parser_device)
+        self.staging = Path(self.config.out) / "extract" / "staging"
+
+    def __call__(self, task: dict[str, Any]) -> dict[str, Any]:
+        start = time.perf_counter()
+        base = {"video_id": task["video_id"], "path": task["path"]}
+        try:
+            result = self._process(task)
+        except PixelpadError as err:
+            result = {"status": FAILED, "reason": str(err)}
+        except Exception as err:  # a bug or a library failure on odd input: record it, keep going
+            log.error("video %s: %s", task["path"], traceback.format_exc())
+            result = {"status": FAILED, "reason": f"{type(err).__name__}: {err}"}
+        result.setdefault("details", {})["seconds"] = round(time.perf_counter() - start, 3)
+        return {**base, "reason": "", **result}
+
+    def _process(self, task: dict[str, Any]) -> dict[str, Any]:
+        from pixelpad.overlay.locate import LocateConfig, locate
+        from pixelpad.video import probe
+
+        cfg = self.config
+        info = probe(task["path"])
+        if info.duration > cfg.max_hours * 3600:
+            return {"status": FAILED, "reason": f"too long: {info.duration / 3600:.1f} h > {cfg.max_hours} h "
+                    "(raise --max-hours or split the video)"}  # fmt: skip
+        location = locate(task["path"], self.bank, LocateConfig(kinds=cfg.features))
+        if location is None:
+            return {"status": NO_OVERLAY, "reason": "no known skin found in the sampled frames"}
+        skin = self.skins[location.skin]
+        details: dict[str, Any] = {
+            "skin": skin.name, "box": list(location.box), "locate_confidence": round(location.confidence, 4),
+            "locate_support": round(location.support, 4), "source_fps": info.fps,
+            "source_size": [info.height, info.width],
+        }  # fmt: skip
+        reads = self._read(task, info, location, skin)
+        details.update(reads.pop("details"))
+        if reads["num_frames"] == 0:
+            return {"status": FAILED, "reason": "no frame could be decoded", "details": details}
+        return self._finish(task, reads, skin, details)
+
+    def _read(self, task: dict[str, Any], info: Any, location: Any, skin: Any) -> dict[str, Any]:
+        """One decode pass: both readers' raw reads at the dataset's frame rate, and the frame spool."""
+        from pixelpad.overlay.template_reader import TemplateReader
+        from pixelpad.video import crop, iter_frames
+
+        cfg = self.config
+        use_template = cfg.reader in ("auto", "template")
+        template = TemplateReader(skin, native_affine(location.affine, skin.size)) if use_template else None
+        wanted = resample_indices(info.num_frames, info.fps, cfg.fps)
+        t_reads, t_vis, p_images, p_reads, p_vis = [], [], [], [], []
+        pair_crop = (
+            (self.parser.config.image_height, self.parser.config.image_width // 2) if self.parser else None
+        )
+        spool = FrameSpool.create(self.staging / task["video_id"], quality=cfg.jpeg_quality)
+        previous_crop: np.ndarray | None = None
+        box = location.box
+        masked_box: Box | None = None
+        k = 0
+        try:
+            for frame in iter_frames(task["path"], threads=cfg.decode_threads):
+                image = frame.image
+                crop_now = None
+                if pair_crop is not None:
+                    crop_now = cv2.resize(
+                        crop(image, box), (pair_crop[1], pair_crop[0]), interpolation=cv2.INTER_AREA
+                    )
+                while k < len(wanted) and frame.index >= wanted[k]:
+                    if template is not None:
+                        r, v = template.read_warped(template.warp(image))
+                        t_reads.append(r)
+                        t_vis.append(v)
+                    if crop_now is not None:
+                        prev = crop_now if previous_crop is None else previous_crop
+                        p_images.append(np.concatenate([prev, crop_now], axis=1))
+                        if len(p_images) == cfg.parser_batch:
+                            self._run_parser(p_images, p_reads, p_vis)
+                    stored = image.copy()
+                    x, y, w, h = box
+                    stored[max(0, y) : y + h, max(0, x) : x + w] = 0  # the overlay must not teach the policy
+                    small, scale, x0, y0 = letterbox(stored, cfg.frame_size)
+                    masked_box = (x0 + round(x * scale), y0 + round(y * scale), max(1, round(w * scale)),
+                                  max(1, round(h * scale)))  # fmt: skip
+                    spool.append(small)
+                    k += 1
+                previous_crop = crop_now
+            if p_images:
+                self._run_parser(p_images, p_reads, p_vis)
+        finally:
+            spool.close()
+        n = len(spool)
+        return {
+            "num_frames": n,
+            "template": (np.array(t_reads, np.float32).reshape(-1, ACTION_DIM), np.array(t_vis, np.float32))
+            if template is not None else None,
+            "parser": (np.concatenate(p_reads).reshape(-1, ACTION_DIM), np.concatenate(p_vis))
+            if p_reads else None,
+            "spool": spool.path,
+            "details": {"frames": n, "stored_box": list(masked_box) if masked_box else None,
+                        "unreadable_controls": list(template.unreadable) if template else []},
+        }  # fmt: skip
+
+    def _run_parser(
+        self, images: list[np.ndarray], reads: list[np.ndarray], visible: list[np.ndarray]
+    ) -> None:
+        """Parse the batched pairs into ``(B, 21)`` reads (NaN rows where the overlay is not visible)."""
+        out = self.parser.predict(np.stack(images))
+        batch = np.concatenate([out["buttons"], out["sticks"]], axis=1).astype(np.float32)
+        batch[out["visible"] < 0.5] = np.nan
+        reads.append(batch)
+        visible.append(out["visible"].astype(np.float32))
+        images.clear()
+
+    def _finish(
+        self, task: dict[str, Any], reads: dict[str, Any], skin: Any, details: dict[str, Any]
+    ) -> dict:
+        from pixelpad.overlay.reader_choice import choose
+
+        cfg = self.config
+        shown = skin.mask()
+        choice = choose(reads["template"], reads["parser"], shown)
+        raw = smooth(choice.reads, cfg.smooth_window)
+        raw[:, ~shown] = np.where(np.isnan(raw[:, ~shown]), np.nan, 0.0)  # absent controls: not pressed
+        # Template reads are in units of the skin's own stick range already (see RefineConfig).
+        calibrated = choice.reader in ("template", "blend")
+        refined = refine(
+            raw, dataclasses.replace(cfg.refine, scale_sticks=cfg.refine.scale_sticks and not calibrated)
+        )
+        details.update({
+            "reader": choice.reader, **{k: round(v, 4) for k, v in choice.scores.items()},
+            "density": round(refined.density, 4), "centre": refined.centre.round(4).tolist(),
+            "scale": refined.scale.round(4).tolist(), "shown": [bool(b) for b in shown],
+        })  # fmt: skip
+        spool_dir = Path(reads["spool"])
+        if not refined.kept:
+            FrameSpool.remove(spool_dir)
+            return {"status": TOO_IDLE, "details": details,
+                    "reason": f"action density {refined.density:.3f} < {cfg.refine.min_density}"}  # fmt: skip
+        if not refined.segments:
+            FrameSpool.remove(spool_dir)
+            why = f"no run of chunks with >= {cfg.refine.min_non_null:.0%} non-null frames"
+            return {"status": TOO_IDLE, "details": details, "reason": why}
+        np.save(spool_dir / "actions.npy", refined.actions)
+        details["segments"] = [list(s) for s in refined.segments]
+        return {"status": DONE, "details": details, "spool": str(spool_dir)}
