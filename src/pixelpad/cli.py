@@ -19,6 +19,7 @@ STAGE_COMMANDS: tuple[str, ...] = (
     "pixelpad.dataset.cli",
     "pixelpad.demo.cli",
     "pixelpad.eval.cli",
+    "pixelpad.extract.cli",
     "pixelpad.overlay.cli",
     "pixelpad.serve.cli",
     "pixelpad.policy.cli",

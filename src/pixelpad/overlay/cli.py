@@ -10,6 +10,8 @@ import json
 import logging
 from pathlib import Path
 
+from pixelpad.overlay.parser_cli import add_train_parser
+
 log = logging.getLogger(__name__)
 
 
@@ -197,3 +199,5 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--json", action="store_true", help="one JSON line per video")
     _add_skin_sources(p)
     p.set_defaults(func=_locate)
+
+    add_train_parser(commands)  # the parser's training command lives with the parser (parser_cli.py)
