@@ -58,6 +58,7 @@ _DIT_DEFAULTS: dict[str, Any] = {
     "activation_fn": "gelu-approximate",
     "norm_type": "ada_norm",
     "norm_elementwise_affine": False,
+    "norm_eps": 1e-5,
     "max_num_positional_embeddings": 512,
     "positional_embeddings": "sinusoidal",
     "interleave_self_attention": False,
@@ -142,6 +143,7 @@ def config_from_checkpoint(
         )
     unsupported(dit["norm_type"] == "ada_norm", f"diffusion_model_cfg.norm_type={dit['norm_type']}")
     unsupported(not dit["norm_elementwise_affine"], "diffusion_model_cfg.norm_elementwise_affine=True")
+    unsupported(dit["norm_eps"] == 1e-5, f"diffusion_model_cfg.norm_eps={dit['norm_eps']} (1e-5 only)")
     unsupported(dit["attention_bias"] == mixer["attention_bias"], "attention_bias differs in mixer and DiT")
     hidden = dit["num_attention_heads"] * dit["attention_head_dim"]
     unsupported(hidden == model["hidden_size"], f"DiT width {hidden} != hidden_size {model['hidden_size']}")
