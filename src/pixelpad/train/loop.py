@@ -208,7 +208,7 @@ def _train(config: TrainConfig, resume: bool, d: D.Dist) -> Path:
         lr = config.lr * schedule(step)
         for group in optimizer.param_groups:
             group["lr"] = lr
-        step_loss = torch.zeros((), dtype=torch.float64)
+        step_loss = torch.zeros((), device=d.device)  # stays on the device: no sync per micro-batch
         for a in range(accum):
             batch = _merge([next(batches) for _ in range(parts)])
             torch.manual_seed(batch.pop("noise_seed"))
@@ -217,7 +217,7 @@ def _train(config: TrainConfig, resume: bool, d: D.Dist) -> Path:
                 with autocast():
                     loss = model(batch) / accum
                 loss.backward()
-            step_loss += loss.detach().double().cpu()
+            step_loss += loss.detach().float()
         grad_norm = torch.nn.utils.clip_grad_norm_(
             trainable, config.grad_clip if config.grad_clip > 0 else float("inf")
         )
@@ -228,7 +228,7 @@ def _train(config: TrainConfig, resume: bool, d: D.Dist) -> Path:
         window_samples += config.batch_size
         bar.update(1)
         if done % max(1, config.log_every) == 0 or done == config.steps:
-            mean_loss = float(D.all_reduce_sum(step_loss.reshape(1), d)[0]) / d.world_size
+            mean_loss = float(D.all_reduce_sum(step_loss.double().cpu().reshape(1), d)[0]) / d.world_size
             elapsed = time.perf_counter() - window_start
             norm = grad_norm.full_tensor() if hasattr(grad_norm, "full_tensor") else grad_norm
             values = {
