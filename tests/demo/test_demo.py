@@ -1,19 +1,37 @@
-"""The demo chain at toy size, and the stage cache that lets it resume."""
+"""The demo chain at toy size on a real game, the stage cache that lets it resume, and its scoring."""
 
 import json
 
+import numpy as np
 import pytest
 
+from pixelpad.actions import INDEX
 from pixelpad.demo import DemoConfig, Stage, run_demo, run_stages
+from pixelpad.demo.extraction import extract_available, score
+from pixelpad.demo.report import goal_rows
+
+pytestmark = pytest.mark.xdist_group("sim-games")  # plays a real game: not beside the other game tests
 
 
-def test_demo_chain_runs_and_produces_its_outputs(tmp_path):
-    summaries = run_demo(tmp_path, DemoConfig(episodes=2, length=20, size=(48, 64)), echo=lambda _: None)
-    assert summaries["read-back"]["episodes"] == 2
-    assert summaries["read-back"]["frames"] == 40
-    assert summaries["read-back"]["frame_shape"] == [48, 64, 3]
-    assert (tmp_path / "03-view" / "episode-000000.mp4").stat().st_size > 1000
-    assert (tmp_path / "03-view" / "episode-000000-timeline.png").stat().st_size > 1000
+def test_demo_chain_at_toy_size(tmp_path):
+    summaries = run_demo(tmp_path, DemoConfig.toy(), echo=lambda _: None)
+    video = summaries["record"]["videos"][0]
+    assert video["status"] == "success", "the demonstrator must solve its task in the recording"
+    assert (tmp_path / "01-record" / "videos" / "supertux-finish-seed100.mp4").stat().st_size > 1000
+    report = (tmp_path / "REPORT.md").read_text()
+    rates = summaries["evaluate"]["summary"]["tasks"]
+    assert rates["demonstrator"]["supertux-finish"]["episodes"] == 1
+    assert rates["noop"]["supertux-finish"]["successes"] == 0, "standing still cannot finish a level"
+    if extract_available():
+        assert summaries["extract"]["accuracy"]["episodes"] >= 1
+        assert (tmp_path / "03-train" / "run" / "policy" / "config.json").is_file()
+        assert "policy" in rates
+        assert (tmp_path / "05-play" / "supertux-finish" / "play.mp4").stat().st_size > 1000
+        assert "Not run" not in report
+    else:
+        assert "**extract**: `pixelpad extract` is not installed" in report
+        assert "missing" in summaries["train"] and "missing" in summaries["play"]
+    assert "| supertux-finish |" in report
 
 
 def test_stages_resume_after_an_interruption(tmp_path):
@@ -39,3 +57,43 @@ def test_stages_resume_after_an_interruption(tmp_path):
     assert json.loads((tmp_path / "01-a" / "stage.json").read_text())["summary"] == {"saw": []}
     run_stages(tmp_path, [Stage("a", ok("a")), Stage("b", ok("b"))], force=("a",), echo=lambda _: None)
     assert calls == ["a", "b", "a", "b"], "forcing a stage reruns it and every later stage"
+
+
+def test_extraction_score_against_a_plain_count():
+    true = np.zeros((4, 21), np.float32)
+    true[:2, INDEX["south"]] = 1.0
+    true[:, INDEX["left_x"]] = [-1.0, 0.0, 0.5, 1.0]
+    got = true.copy()
+    got[0, INDEX["south"]] = 0.0  # one press missed
+    got[3, INDEX["dpad_up"]] = 1.0  # one false press
+    got[:, INDEX["left_x"]] += 0.1
+    shown = np.zeros(21, bool)
+    shown[[INDEX["south"], INDEX["dpad_up"], INDEX["left_x"]]] = True
+    result = score([({"shown": shown}, got, true)])
+    assert result["button_accuracy"] == pytest.approx(6 / 8)  # 2 shown buttons x 4 frames, 2 wrong
+    assert result["button_f1"] == pytest.approx(2 * 1 / (2 + 2))
+    ss_tot = float(((true[:, INDEX["left_x"]] - true[:, INDEX["left_x"]].mean()) ** 2).sum())
+    assert result["stick_r2"] == pytest.approx(1 - 4 * 0.01 / ss_tot)
+    assert result["stick_mae"] == pytest.approx(0.1)
+    still = true.copy()
+    still[:, INDEX["left_x"]] = 0.0
+    assert score([({"shown": shown}, still, still)])["stick_r2"] is None, "R² is undefined for still sticks"
+
+
+def _cell(successes, episodes, low, high):
+    return {"successes": successes, "episodes": episodes, "rate": successes / episodes, "low": low,
+            "high": high}  # fmt: skip
+
+
+def test_goal_needs_70_percent_of_the_demonstrator_and_intervals_apart():
+    summary = {
+        "tasks": {
+            "demonstrator": {"a": _cell(10, 10, 0.72, 1.0), "b": _cell(10, 10, 0.72, 1.0)},
+            "noop": {"a": _cell(0, 10, 0.0, 0.28), "b": _cell(0, 10, 0.0, 0.28)},
+            "random": {"a": _cell(1, 10, 0.02, 0.40), "b": _cell(5, 10, 0.24, 0.76)},
+            "policy": {"a": _cell(8, 10, 0.49, 0.94), "b": _cell(8, 10, 0.49, 0.94)},
+        }
+    }
+    rows = {task: (share, apart, met) for task, share, apart, met in goal_rows(summary, "policy")}
+    assert rows["a"] == ("80%", "yes", "**yes**")
+    assert rows["b"] == ("80%", "no", "no"), "random's interval overlaps the policy's"

@@ -1,82 +1,285 @@
-"""``pixelpad demo``: the longest chain of stages that exists, on embedded defaults.
+"""``pixelpad demo``: from gameplay videos with an input overlay to an agent playing real games.
 
-Today: make a small episode dataset, write it in the LeRobot v3 layout, read it back and check
-it, then render one episode's frames with the gamepad drawn beside them and a PNG timeline of its
-actions. Each stage caches its output (see :mod:`pixelpad.demo.stages`).
+The chain, each step a cached stage (:mod:`pixelpad.demo.stages`) under the run directory:
+
+1. ``record``   -- demonstrators play the tasks; their footage becomes stream-like overlay videos
+   (:mod:`pixelpad.demo.record`); the true actions stay beside the videos for scoring only;
+2. ``extract``  -- ``pixelpad extract`` reads the actions back from the videos, one dataset per game,
+   scored against the truth (:mod:`pixelpad.demo.extraction`);
+3. ``train``    -- behaviour cloning of a small policy on the extracted episodes (overlay masked);
+4. ``evaluate`` -- the policy, random and no-op on the task suite (the demonstrator's rates are its
+   recorded episodes, judged by the same task checks);
+5. ``play``     -- a video per task of the policy playing, its predicted controller drawn beside;
+6. ``report``   -- one markdown page with every number and figure (:mod:`pixelpad.demo.report`).
+
+A stage whose input is missing (a stage of the project not installed, or an earlier stage that
+produced nothing) records ``{"missing": why}`` and the report says so; nothing is made up.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import json
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from pixelpad.demo.stages import Stage, run_stages
+from pixelpad.errors import PixelpadError
+
+log = logging.getLogger(__name__)
+Done = dict[str, dict[str, Any]]
+
+
+class DemoError(PixelpadError):
+    """A demo run that cannot go on as asked (unknown size, another configuration in the run directory)."""
 
 
 @dataclass(frozen=True)
 class DemoConfig:
-    """Sizes of the demo; the defaults run in about a minute on 2 cores."""
+    """Every size of the demo. The defaults run in well under an hour on 2 CPU cores; :meth:`toy`
+    runs each stage in seconds (tests), :meth:`named` picks one by name."""
 
-    episodes: int = 6  # toy episodes in the dataset
-    length: int = 90  # frames per episode
-    size: tuple[int, int] = (96, 128)  # frame (H, W)
-    fps: float = 15.0
+    tasks: tuple[str, ...] = ("chromium-score-1000", "supertux-finish", "neverball-coin")
+    record_seeds: tuple[int, ...] = tuple(range(100, 106))  # demonstrations recorded per task
+    eval_seeds: tuple[int, ...] = tuple(range(5))  # evaluation episodes per task and policy
+    video_size: tuple[int, int] = (360, 480)  # (H, W) of the recorded videos
+    skins: tuple[str, ...] = ()  # skin directories; () = the shared collection
+    time_limit_s: float | None = None  # caps every task's time limit (toy runs)
+    policy_preset: str = "tiny"  # pixelpad.policy preset
+    train_steps: int = 500
+    batch_size: int = 32
+    lr: float = 5e-4
+    warmup_steps: int = 50
+    val_every: int = 200
+    val_fraction: float = 0.1  # episodes held out for the validation curves
+    execute: int = 8  # actions of each predicted chunk played before predicting again
+    workers: int = 2  # extraction processes and evaluation envs at once
+    env_factory: str = "pixelpad.eval.env:make_env"
     seed: int = 0
 
+    @classmethod
+    def toy(cls) -> DemoConfig:
+        """One short task, one seed, a few training steps: every stage in seconds."""
+        return cls(
+            tasks=("supertux-finish",), record_seeds=(100,), eval_seeds=(0,), video_size=(240, 320),
+            time_limit_s=2.0, train_steps=3, batch_size=4, warmup_steps=1, val_every=0, val_fraction=0.0,
+            workers=1,
+        )  # fmt: skip
 
-def demo_stages(config: DemoConfig) -> list[Stage]:
-    def make_dataset(folder: Path, _: dict[str, dict[str, Any]]) -> dict[str, Any]:
-        from pixelpad.dataset import make_toy_dataset
+    @classmethod
+    def named(cls, size: str) -> DemoConfig:
+        """``default`` or ``toy``."""
+        if size not in ("default", "toy"):
+            raise DemoError(f"unknown demo size {size!r}; expected default or toy")
+        return cls.toy() if size == "toy" else cls()
 
-        root = folder / "dataset"
-        if root.exists():  # an interrupted write: start the dataset over
-            import shutil
 
-            shutil.rmtree(root)
-        make_toy_dataset(
-            root,
-            episodes=config.episodes,
-            length=config.length,
-            size=config.size,
-            fps=config.fps,
-            seed=config.seed,
-        )
-        return {"dataset": str(root)}
+def _tasks(config: DemoConfig) -> list[Any]:
+    from pixelpad.demo.record import capped
+    from pixelpad.eval import select_tasks
 
-    def read_back(folder: Path, done: dict[str, dict[str, Any]]) -> dict[str, Any]:
-        from pixelpad.actions import is_null, validate
-        from pixelpad.dataset import EpisodeStore
+    return capped(select_tasks(config.tasks), config.time_limit_s)
 
-        store = EpisodeStore(done["dataset"]["dataset"])
-        frames = 0
-        active = 0
-        for episode in range(store.num_episodes):
-            actions = validate(store.actions(episode), where=f"episode {episode}")
-            first = next(iter(store.iter_frames(episode, 0, 1)))
-            frames += len(actions)
-            active += int((~is_null(actions)).sum())
+
+def missing(done: Done, *stages: str) -> str | None:
+    """Why a stage cannot run: the first of ``stages`` that recorded ``missing``, else None."""
+    for name in stages:
+        if "missing" in done.get(name, {}):
+            return f"{name}: {done[name]['missing']}"
+    return None
+
+
+def record_stage(config: DemoConfig) -> Callable[[Path, Done], dict[str, Any]]:
+    def run(folder: Path, done: Done) -> dict[str, Any]:
+        from pixelpad.demo.record import RecordConfig, record_demonstrations
+
+        rows = record_demonstrations(
+            RecordConfig(
+                tasks=config.tasks, seeds=config.record_seeds, video_size=config.video_size,
+                skins=config.skins, env_factory=config.env_factory, time_limit_s=config.time_limit_s,
+                seed=config.seed,
+            ),
+            folder / "videos",
+        )  # fmt: skip
+        return {"videos": rows, "frames": sum(r["steps"] for r in rows)}
+
+    return run
+
+
+def extract_stage(config: DemoConfig) -> Callable[[Path, Done], dict[str, Any]]:
+    def run(folder: Path, done: Done) -> dict[str, Any]:
+        from pixelpad.demo.extraction import extract_available, pairs, run_extract, score
+
+        if not extract_available():
+            return {"missing": "`pixelpad extract` is not installed (pixelpad.extract has no command yet)"}
+        skins = list(config.skins) or [_default_skins()]
+        by_game: dict[str, list[dict[str, Any]]] = {}
+        for row in done["record"]["videos"]:
+            by_game.setdefault(row["game"], []).append(row)
+        # Stored frames: half the video size, the same aspect as the game (no letterbox bars).
+        frame_size = (config.video_size[0] // 2, config.video_size[1] // 2)
+        datasets, per_game, everything = {}, {}, []
+        for game, rows in by_game.items():
+            videos = [r["video"] for r in rows]
+            fps = _fps(rows[0]["task"])
+            root = run_extract(videos, skins, folder / game, game=game, fps=fps, frame_size=frame_size,
+                               workers=config.workers)  # fmt: skip
+            scored = pairs(root)
+            datasets[game], per_game[game] = str(root), score(scored)
+            everything += scored
+        if not any(s["episodes"] for s in per_game.values()):
+            return {"missing": "extraction produced no episodes", "per_game": per_game}
+        return {"datasets": datasets, "accuracy": score(everything), "per_game": per_game}
+
+    return run
+
+
+def _fps(task: str) -> float:
+    from pixelpad.eval import select_tasks
+
+    return select_tasks([task])[0].fps
+
+
+def _default_skins() -> str:
+    from pixelpad.demo.record import default_skins
+
+    return default_skins()[0]
+
+
+def train_policy(
+    data: tuple[str, ...], out: Path, config: DemoConfig, *, steps: int, init_from: str | None = None,
+    seed: int = 0,
+) -> dict[str, Any]:  # fmt: skip
+    """Behaviour cloning (or fine-tuning from ``init_from``) of ``config.preset`` on ``data``; resumes
+    a run interrupted in ``out``. Returns the run, its policy export and final metrics."""
+    from pixelpad.train import TrainConfig, latest_checkpoint, make_report, train
+
+    run = out / "run"
+    train_config = TrainConfig(
+        data=data, out=str(run), preset=config.policy_preset, init_from=init_from, steps=steps,
+        batch_size=config.batch_size, lr=config.lr, warmup_steps=min(config.warmup_steps, steps - 1),
+        val_every=config.val_every, val_fraction=config.val_fraction, val_samples=64,
+        ckpt_every=max(50, steps // 4), keep_last=1, num_workers=1, seed=seed,
+    )  # fmt: skip
+    if not (run / "policy" / "config.json").is_file():
+        train(train_config, resume=latest_checkpoint(run) is not None)
+    figures = [str(p) for p in make_report(run, out / "figures")]
+    return {"run": str(run), "policy": str(run / "policy"), "figures": figures, **final_metrics(run)}
+
+
+def final_metrics(run: Path) -> dict[str, float]:
+    """The last value of every metric in ``run/metrics.csv``."""
+    import csv
+
+    last: dict[str, tuple[int, float]] = {}
+    with (run / "metrics.csv").open(newline="") as handle:
+        for row in csv.DictReader(handle):
+            step = int(row["step"])
+            if step >= last.get(row["name"], (-1, 0.0))[0]:
+                last[row["name"]] = (step, float(row["value"]))
+    return {name: value for name, (_, value) in last.items()}
+
+
+def train_stage(config: DemoConfig) -> Callable[[Path, Done], dict[str, Any]]:
+    def run(folder: Path, done: Done) -> dict[str, Any]:
+        why = missing(done, "extract")
+        if why:
+            return {"missing": why}
+        data = tuple(done["extract"]["datasets"].values())
+        return train_policy(data, folder, config, steps=config.train_steps, seed=config.seed)
+
+    return run
+
+
+def evaluate(policies: list[str], tasks: list[Any], out: Path, config: DemoConfig, seeds=None) -> None:
+    """Play every task with each policy spec into ``out`` (a policy already there is not replayed)."""
+    from pixelpad.eval import EvalConfig, run_eval
+
+    for spec in policies:
+        eval_config = EvalConfig(
+            policy=spec, seeds=tuple(seeds or config.eval_seeds), out=out, workers=config.workers,
+            execute=config.execute, env_factory=config.env_factory,
+        )  # fmt: skip
+        if not (out / eval_config.label / "episodes.jsonl").is_file():
+            run_eval(eval_config, tasks)
+
+
+def write_demonstrator_results(rows: list[dict[str, Any]], out: Path) -> None:
+    """The recorded demonstrations as the demonstrator's evaluation results (same tasks, same judge)."""
+    from pixelpad.eval import EpisodeResult
+
+    folder = out / "demonstrator"
+    folder.mkdir(parents=True, exist_ok=True)
+    lines = []
+    for r in rows:
+        result = EpisodeResult(
+            r["task"], r["category"], r["game"], "demonstrator", r["seed"], r["status"],
+            r["time_to_success_s"], r["steps"], r["wall_s"], 1,
+        )  # fmt: skip
+        lines.append(json.dumps(result.to_json(), sort_keys=True))
+    (folder / "episodes.jsonl").write_text("\n".join(lines) + "\n")
+
+
+def evaluate_stage(config: DemoConfig) -> Callable[[Path, Done], dict[str, Any]]:
+    def run(folder: Path, done: Done) -> dict[str, Any]:
+        from pixelpad.eval import write_report
+
+        write_demonstrator_results(done["record"]["videos"], folder)
+        policies = ["noop", "random"]
+        if not missing(done, "train"):
+            policies.append(done["train"]["policy"])
+        evaluate(policies, _tasks(config), folder, config)
+        write_report(folder)
+        summary = json.loads((folder / "summary.json").read_text())
+        label = policies[2] if len(policies) == 3 else None  # results name a policy by its spec
+        chart = str(folder / "success_rates.png")
         return {
-            "episodes": store.num_episodes,
-            "frames": frames,
-            "frame_shape": list(first.shape),
-            "non_null_fraction": round(active / max(frames, 1), 3),
-            "mean_abs_left_stick": float(np.abs(store.actions(0)[:, 17:19]).mean()),
+            "summary": summary,
+            "report": str(folder / "report.md"),
+            "chart": chart,
+            "policy_label": label,
         }
 
-    def view(folder: Path, done: dict[str, dict[str, Any]]) -> dict[str, Any]:
-        from pixelpad.dataset.view import render_episode
+    return run
 
-        movie, timeline = render_episode(done["dataset"]["dataset"], 0, folder, progress=True)
-        return {"video": str(movie), "timeline": str(timeline)}
 
+def play_stage(config: DemoConfig) -> Callable[[Path, Done], dict[str, Any]]:
+    def run(folder: Path, done: Done) -> dict[str, Any]:
+        from pixelpad.demo.play import record_agent
+
+        why = missing(done, "train")
+        if why:
+            return {"missing": why}
+        videos = record_agent(
+            Path(done["train"]["policy"]), _tasks(config), folder, env_factory=config.env_factory,
+            execute=config.execute,
+        )  # fmt: skip
+        return {"videos": videos}
+
+    return run
+
+
+def report_stage(config: DemoConfig, root: Path) -> Callable[[Path, Done], dict[str, Any]]:
+    def run(folder: Path, done: Done) -> dict[str, Any]:
+        from pixelpad.demo.report import write_report
+
+        path = write_report(root, config, done)
+        return {"report": str(path)}
+
+    return run
+
+
+def demo_stages(config: DemoConfig, root: Path) -> list[Stage]:
     return [
-        Stage("dataset", make_dataset, "write a small episode dataset (LeRobot v3 layout)"),
-        Stage("read-back", read_back, "read every episode back and check its actions"),
-        Stage("view", view, "render episode 0 with its gamepad, and its action timeline"),
+        Stage("record", record_stage(config), "demonstrators play; stream-like overlay videos"),
+        Stage("extract", extract_stage(config), "pixelpad extract on the videos, scored against the truth"),
+        Stage("train", train_stage(config), "behaviour cloning on the extracted episodes"),
+        Stage("evaluate", evaluate_stage(config), "the policy vs random and no-op on the tasks"),
+        Stage("play", play_stage(config), "videos of the policy playing, controller drawn beside"),
+        Stage("report", report_stage(config, root), "one markdown page with every number"),
     ]
 
 
@@ -88,4 +291,12 @@ def run_demo(
     echo: Callable[[str], None] = print,
 ) -> dict[str, dict[str, Any]]:
     """Run (or resume) the demo under ``out``; returns each stage's summary."""
-    return run_stages(out, demo_stages(config), force=force, echo=echo)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    saved, current = out / "config.json", json.dumps(dataclasses.asdict(config), indent=2)
+    if saved.is_file() and saved.read_text() != current and not force:
+        raise DemoError(
+            f"{out} holds a run of another demo configuration: use another --out or --force record"
+        )
+    saved.write_text(current)
+    return run_stages(out, demo_stages(config, out), force=force, echo=echo)

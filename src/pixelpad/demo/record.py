@@ -11,7 +11,9 @@ extraction reads them.
 
 from __future__ import annotations
 
+import json
 import logging
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -93,13 +95,14 @@ def record_demonstrations(config: RecordConfig, out: Path, *, progress: bool = T
     """Play, composite and encode every (task, seed) demonstration into ``out``; returns one row each.
 
     A video already in ``out`` (its ground truth written last) is kept, so an interrupted stage resumes.
-    Rows: ``video`` path, ``task``, ``game``, ``seed``, ``success``, ``frames``, ``skin``, ``placement``,
-    ``bitrate``.
+    Rows: ``video`` path, ``task``, ``category``, ``game``, ``seed``, the episode's ``status``,
+    ``time_to_success_s``, ``steps`` and ``wall_s`` (as :class:`pixelpad.eval.EpisodeResult` has them),
+    ``skin``, ``placement``, ``bitrate``.
     """
     from pixelpad.eval import load_env_factory, play_episode, select_tasks
     from pixelpad.overlay import GroundTruth, load_skins, random_placement, synthesize_video
 
-    skins = _usable_skins(load_skins(config.skins or _default_skins()))
+    skins = _usable_skins(load_skins(config.skins or default_skins()))
     make_env = load_env_factory(config.env_factory)
     tasks = capped(select_tasks(config.tasks), config.time_limit_s)
     out.mkdir(parents=True, exist_ok=True)
@@ -109,11 +112,13 @@ def record_demonstrations(config: RecordConfig, out: Path, *, progress: bool = T
         video = out / f"{task.name}-seed{seed}.mp4"
         # One generator per video: its skin and placement do not depend on which videos came before.
         rng = np.random.default_rng([config.seed, seed, *task.name.encode()])
-        if not video.with_suffix(".status").is_file():  # written last: the video and its truth are whole
+        episode = video.with_suffix(".episode.json")  # written last: the video and its truth are whole
+        if not episode.is_file():
             recorder = _Recorder(task.demonstrator(), config.video_size)
             env = make_env(task, seed)
+            start = time.perf_counter()
             try:
-                status, _, _ = play_episode(task, recorder, env, seed)
+                status, time_to_success, _ = play_episode(task, recorder, env, seed)
             finally:
                 env.close()
             skin = skins[int(rng.integers(len(skins)))]
@@ -122,19 +127,22 @@ def record_demonstrations(config: RecordConfig, out: Path, *, progress: bool = T
                 placement=random_placement(rng, scale=config.scale, opacity=config.opacity),
                 bitrate=float(rng.uniform(*config.bitrate)), fps=task.fps,
             )  # fmt: skip
-            (video.with_suffix(".status")).write_text(status)
+            episode.write_text(json.dumps({
+                "status": status, "time_to_success_s": time_to_success, "steps": len(recorder.actions),
+                "wall_s": time.perf_counter() - start,
+            }))  # fmt: skip
         truth = GroundTruth.load(video)
         rows.append({
-            "video": str(video), "task": task.name, "game": task.game, "seed": seed,
-            "success": (video.with_suffix(".status")).read_text() == "success", "frames": truth.num_frames,
-            "skin": truth.skin, "placement": vars(truth.placement), "bitrate": truth.bitrate,
+            "video": str(video), "task": task.name, "category": task.category, "game": task.game,
+            "seed": seed, **json.loads(episode.read_text()), "skin": truth.skin,
+            "placement": vars(truth.placement), "bitrate": truth.bitrate,
         })  # fmt: skip
-    if not any(row["success"] for row in rows):
+    if not any(row["status"] == "success" for row in rows):
         raise RecordError("no demonstration succeeded: the demonstrators (or the games) are broken here")
     return rows
 
 
-def _default_skins() -> tuple[str, ...]:
+def default_skins() -> tuple[str, ...]:
     from pixelpad.overlay import default_skins_dir
 
     found = default_skins_dir()
