@@ -19,4 +19,6 @@ def make_env(task: Task, seed: int) -> Any:
     profile = load_profile(task.game)
     if task.command:
         profile = dataclasses.replace(profile, command=task.command)
+    if task.files is not None:
+        profile = dataclasses.replace(profile, files={**profile.files, **task.files()})
     return GameEnv(profile, fps=task.fps, size=task.size, seed=seed)

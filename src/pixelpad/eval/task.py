@@ -59,6 +59,8 @@ class Task:
         mode: ``reach`` or ``hold``.
         command: the game's command line when the task needs another than its profile's (another
             level, a spawn position); ``{width}``, ``{height}``, ``{home}`` as in profiles.
+        files: builds extra files for the game's private HOME (a modified level), called when an
+            env is made -- not at import, since it may read the game's installed data.
         fps: virtual frames per second of play (a slow 3D game plays at fewer, larger steps).
         size: (W, H) of the screen the checks were written for; pinned here so a profile's default
             can change without silently breaking a task's pixel coordinates.
@@ -77,6 +79,7 @@ class Task:
     demonstrator: Callable[[], Agent]
     mode: Mode = "reach"
     command: tuple[str, ...] = ()
+    files: Callable[[], dict[str, str]] | None = None
     fps: float = 30.0
     size: tuple[int, int] = (640, 480)
     startup: tuple[tuple[np.ndarray, int], ...] = ()

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from pixelpad.actions import INDEX, null_action
+from pixelpad.eval.glyphs import is_zero
 from pixelpad.eval.task import Task
 
 SCORE_Y = (462, 474)  # rows of the seven score digits
@@ -38,18 +39,11 @@ def _digit_masks(frame: np.ndarray) -> list[np.ndarray]:
     return [lit[:, x : x + SCORE_W] for x in starts]
 
 
-def _is_zero(cell: np.ndarray) -> bool:
-    """A '0' is the only digit of this font with an empty middle: its centre rows and columns
-    are unlit while both sides are lit (1, 4, 7 cross the middle; 2, 3, 5, 6, 8, 9 have a bar there)."""
-    band = cell[4:9]  # the middle rows of the glyph
-    return bool(not band[:, 4:6].any() and band[:, :3].any() and band[:, 7:].any())
-
-
 def score_at_least(frame: np.ndarray, power_of_ten: int) -> bool:
     """True when the HUD score is at least ``10 ** power_of_ten``: one of its leading digits is not 0."""
     cells = _digit_masks(frame)
     leading = cells[: SCORE_DIGITS - power_of_ten]
-    return any(cell.any() and not _is_zero(cell) for cell in leading)
+    return any(cell.any() and not is_zero(cell) for cell in leading)
 
 
 def lives(frame: np.ndarray) -> int:

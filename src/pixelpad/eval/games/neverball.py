@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from pixelpad.actions import INDEX, null_action
+from pixelpad.eval.glyphs import reads_zero
 from pixelpad.eval.task import Task
 
 FPS = 10.0
@@ -32,43 +33,10 @@ def _warm(region: np.ndarray) -> np.ndarray:
     return (r > 180) & (b < 110) & (r - b > 100)
 
 
-def _glyph_columns(mask: np.ndarray) -> list[tuple[int, int]]:
-    """Runs of columns that hold ink: one run per digit (digits of this font do not touch)."""
-    ink = mask.any(axis=0)
-    runs, start = [], None
-    for x, on in enumerate(ink):
-        if on and start is None:
-            start = x
-        elif not on and start is not None:
-            runs.append((start, x))
-            start = None
-    if start is not None:
-        runs.append((start, len(ink)))
-    return [(a, b) for a, b in runs if b - a >= 2]
-
-
-def _is_zero_glyph(glyph: np.ndarray) -> bool:
-    """'0' is the only digit whose middle is empty while both sides carry ink (see chromium_bsu)."""
-    rows = np.nonzero(glyph.any(axis=1))[0]
-    if len(rows) < 5:
-        return False
-    top, bottom = rows.min(), rows.max() + 1
-    h, w = bottom - top, glyph.shape[1]
-    middle = glyph[top + h // 3 : bottom - h // 3]
-    centre = middle[:, w // 3 : w - w // 3]
-    return bool(
-        not centre.any() and middle[:, : max(1, w // 4)].any() and middle[:, w - max(1, w // 4) :].any()
-    )
-
-
 def hud_number_is_zero(frame: np.ndarray, box: tuple[int, int, int, int]) -> bool | None:
     """Whether the HUD number in ``box`` reads 0 (one glyph, a zero); None when no number is there."""
     x0, y0, x1, y1 = box
-    mask = _warm(frame[y0:y1, x0:x1])
-    glyphs = _glyph_columns(mask)
-    if not glyphs:
-        return None
-    return len(glyphs) == 1 and _is_zero_glyph(mask[:, glyphs[0][0] : glyphs[0][1]])
+    return reads_zero(_warm(frame[y0:y1, x0:x1]))
 
 
 @dataclasses.dataclass(frozen=True)

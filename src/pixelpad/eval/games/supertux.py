@@ -1,7 +1,7 @@
 """SuperTux 0.6 (2D platformer): tasks near the end of "Welcome to Antarctica", checks, demonstrators.
 
 Start states come from SuperTux's own ``--spawn-pos X,Y`` (world pixels): the level's last stretch,
-so an episode is seconds, not minutes. The level-intro card closes on the jump key (task start-up).
+so an episode is seconds, not minutes. The profile's start-up closes the level-intro card.
 
 Checks read two things SuperTux draws:
 
@@ -16,11 +16,14 @@ step or a wall) -- closed-loop on pixels only.
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from pixelpad.actions import INDEX, null_action
+from pixelpad.eval.errors import EvalError
+from pixelpad.eval.glyphs import glyph_spans, is_zero
 from pixelpad.eval.task import Task
 
 LEVEL = "/usr/share/games/supertux2/levels/world1/welcome_antarctica.stl"
@@ -30,11 +33,25 @@ PANEL_X = (296, 400)
 MESSAGE_Y = (226, 252)  # the band of the "secret area" message (text colour 255, 255, 153)
 
 
-def _command(spawn_x: int, spawn_y: int = 500) -> tuple[str, ...]:
+STOMP_LEVEL = "levels/stomp.stl"  # in the game's private HOME
+# One more snowball, walking towards Tux between the last spawn point and the end of the level.
+STOMP_ENEMY = '(snowball (direction "left") (x 9050) (y 500))'
+
+
+def stomp_level() -> dict[str, str]:
+    """Welcome to Antarctica with one more snowball near its end (the combat task's level)."""
+    text = Path(LEVEL).read_text()
+    marker = '(name "main")'
+    if marker not in text:
+        raise EvalError(f"{LEVEL}: no main sector; is this SuperTux 0.6's level?")
+    return {STOMP_LEVEL: text.replace(marker, f"{marker}\n    {STOMP_ENEMY}", 1)}
+
+
+def _command(spawn_x: int, spawn_y: int = 500, level: str = LEVEL) -> tuple[str, ...]:
     return (
         "supertux2", "--window", "--geometry", "{width}x{height}", "--renderer", "sdl", "--disable-sound",
         "--disable-music", "--no-show-fps", "--userdir", "{home}/supertux",
-        "--spawn-pos", f"{spawn_x},{spawn_y}", LEVEL,
+        "--spawn-pos", f"{spawn_x},{spawn_y}", level,
     )  # fmt: skip
 
 
@@ -67,12 +84,30 @@ def secret_message_shown(frame: np.ndarray) -> bool:
     return bool(yellow.sum() >= 300 and cols.max() - cols.min() > 200)
 
 
+def badguys_defeated(frame: np.ndarray) -> bool:
+    """The panel's "Badguys" value (third row, "killed/total") does not start with a 0."""
+    x0, x1 = PANEL_X
+    y = PANEL_ROWS[2]
+    row = frame[y - 7 : y + 7, x0:x1]
+    mask = _green_text(row) | _yellow_text(row)
+    spans = glyph_spans(mask)
+    return bool(spans) and not is_zero(mask[:, spans[0][0] : spans[0][1]])
+
+
 @dataclasses.dataclass(frozen=True)
 class PanelShown:
     """Success when the end-of-level statistics panel is on screen."""
 
     def __call__(self, frame: np.ndarray, info: dict[str, Any]) -> bool:
         return panel_shown(frame)
+
+
+@dataclasses.dataclass(frozen=True)
+class FinishedWithKill:
+    """Success when the statistics panel is up and counts at least one defeated badguy."""
+
+    def __call__(self, frame: np.ndarray, info: dict[str, Any]) -> bool:
+        return panel_shown(frame) and badguys_defeated(frame)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -117,15 +152,36 @@ class WalkLeftAndJump(WalkAndJump):
     direction = "dpad_left"
 
 
-def _press(*names: str) -> np.ndarray:
-    action = null_action()
-    for name in names:
-        action[INDEX[name]] = 1.0
-    return action
+class Stomper:
+    """Walk right; when something dark on the ground comes near, stop, jump straight up as it
+    closes in and let it walk in under Tux (he lands on it: a stomp), then walk on.
 
+    Tux is the first dark blob on the ground band (rows 215-262, where he walks at this spawn);
+    an enemy is the next one. Columns that are also dark higher up (poles, walls) are ignored.
+    """
 
-# The level-intro card waits for the jump key; then let Tux land.
-INTRO = ((null_action(), 60), (_press("south"), 2), (null_action(), 30))
+    stop_px = 160  # stop walking when an enemy is this close
+    trigger_px = 70  # jump when it is this close (it walks ~80 px during the jump)
+    jump_steps = 8
+
+    def reset(self, seed: int) -> None:
+        self._jumping = 0
+
+    def act(self, frame: np.ndarray) -> np.ndarray:
+        dark = frame.max(axis=2) < 80
+        tall = dark[40:200].any(axis=0)
+        blobs = glyph_spans(dark[215:262] & ~tall, min_width=8)
+        gap = blobs[1][0] - blobs[0][1] if len(blobs) >= 2 else None
+        action = null_action()
+        if self._jumping == 0 and gap is not None and gap < self.trigger_px:
+            self._jumping = self.jump_steps + 20  # jump, then stand still until the hop is over
+        if self._jumping > 20:
+            action[INDEX["south"]] = 1.0
+        if self._jumping == 0 and (gap is None or gap > self.stop_px):
+            action[INDEX["dpad_right"]] = 1.0
+        self._jumping = max(0, self._jumping - 1)
+        return action
+
 
 TASKS = (
     Task(
@@ -138,7 +194,6 @@ TASKS = (
         check=PanelShown(),
         demonstrator=WalkAndJump,
         command=_command(8750),
-        startup=INTRO,
     ),
     Task(
         name="supertux-secret",
@@ -149,6 +204,21 @@ TASKS = (
         check=SecretFound(),
         demonstrator=WalkLeftAndJump,
         command=_command(8750),
-        startup=INTRO,
+    ),
+)
+
+TASKS = (
+    *TASKS,
+    Task(
+        name="supertux-stomp",
+        game="supertux",
+        category="combat",
+        description="Squash the snowball in Tux's way and finish the level within 15 s "
+        "(the statistics panel counts at least one badguy).",
+        time_limit_s=15.0,
+        check=FinishedWithKill(),
+        demonstrator=Stomper,
+        command=_command(8750, level="{home}/" + STOMP_LEVEL),
+        files=stomp_level,
     ),
 )
