@@ -174,3 +174,11 @@ def test_data_errors(tmp_path, pattern_data):
         train(tiny_config(tmp_path / "empty", tmp_path / "d"))
     with pytest.raises(TrainError, match="multiple"):
         train(tiny_config(pattern_data, tmp_path / "c", batch_size=6, micro_batch_size=4))
+
+
+def test_bf16_autocast_path(tmp_path, pattern_data):
+    """What GPUs run (bf16 autocast), exercised on the CPU: finite losses, an fp32 EMA export."""
+    run = train(tiny_config(pattern_data, tmp_path / "bf16", steps=2, precision="bf16", val_samples=4))
+    assert np.isfinite(losses(run).to_numpy()).all()
+    export = load_file(run / "policy" / "model.safetensors")
+    assert all(t.dtype == torch.float32 for t in export.values() if t.is_floating_point())
