@@ -51,9 +51,11 @@ class VirtualClock:
     Args:
         busy_limit: unchanged clock reads after which a spinning game thread is parked.
         seed: seeds the game's ``getrandom()`` (the shim's deterministic replacement).
+        real_time: let the game run on real time from the start (the shim then only counts
+            frames): how the game runs free, for comparison.
     """
 
-    def __init__(self, *, busy_limit: int = 2000, seed: int = 0) -> None:
+    def __init__(self, *, busy_limit: int = 2000, seed: int = 0, real_time: bool = False) -> None:
         self.path = f"/dev/shm/pixelpad-{os.getpid()}-{secrets.token_hex(4)}"
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
         try:
@@ -64,6 +66,7 @@ class VirtualClock:
         struct.pack_into("<IIIi", self._mm, 0, MAGIC, VERSION, 0, os.getpid())
         struct.pack_into("<I", self._mm, OFF_BUSY, busy_limit)
         struct.pack_into("<Q", self._mm, OFF_SEED, seed & (2**64 - 1))
+        struct.pack_into("<I", self._mm, OFF_FALLBACK, int(real_time))
         self._slots = np.ndarray((MAX_SLOTS,), dtype=SLOT_DTYPE, buffer=self._mm, offset=OFF_SLOTS)
         self._seq_ref = ctypes.c_uint32.from_buffer(self._mm, OFF_SEQ)
         self._seq_addr = ctypes.addressof(self._seq_ref)

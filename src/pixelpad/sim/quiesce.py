@@ -1,11 +1,9 @@
 """Knowing when a stepped game has finished its work: every thread idle and the X server idle.
 
-A game thread is idle when it is parked in the shim waiting for virtual time (and has seen the
-latest advance), or when the kernel reports it sleeping (``S``) with no CPU time spent since the
-previous look. A thread in disk I/O (``D``) or runnable (``R``) is busy. The X server must be
-sleeping with no CPU progress too, so the last frame the game sent has been drawn before we grab it.
-Several looks a short interval apart must agree (a thread between two system calls can look asleep
-for an instant).
+A game thread is idle when the kernel reports it sleeping (``S``) and it is either parked in the
+shim (waiting for its release) or has used no CPU since the previous look. A thread in disk I/O
+(``D``) or runnable (``R``) is busy. The X server must be idle too, so the last frame the game
+sent has been drawn before we grab it. See :class:`QuiescenceWatch` for the exact rule.
 """
 
 from __future__ import annotations
@@ -101,12 +99,17 @@ def thread_states(pids: Iterable[int]) -> dict[int, tuple[str, int]]:
 class QuiescenceWatch:
     """Waits until the game's threads and the X server are idle.
 
+    A game thread is idle when it sleeps (``S``) and either waits in the shim or has used no CPU
+    since the previous look -- that look may belong to the previous wait, so threads untouched by the
+    last release or advance count as idle at once. The X server's threads must sleep with no CPU
+    used since the previous look, so everything the game sent has been drawn. The process tree is
+    refreshed before answering.
+
     Args:
         tree: the game's processes.
         server_pids: the X server's process ids.
-        parked_tids: returns the threads parked in the shim that saw the latest advance.
+        parked_tids: returns the threads parked in the shim and not yet released.
         interval_s: time between two looks.
-        looks: consecutive idle looks (after the first) that make quiescence.
     """
 
     def __init__(
@@ -114,42 +117,38 @@ class QuiescenceWatch:
         tree: ProcessTree,
         server_pids: list[int],
         parked_tids: Callable[[], set[int]],
-        interval_s: float = 0.0003,
-        looks: int = 2,
+        interval_s: float = 0.0002,
     ) -> None:
         self._tree = tree
         self._server_pids = server_pids
         self._parked_tids = parked_tids
         self._interval_s = interval_s
-        self._looks = looks
+        self._previous: dict[int, int] = {}  # tid -> CPU ns at the last look
 
     def wait(self, timeout_s: float) -> bool:
         """Block until quiescent (True) or ``timeout_s`` real seconds pass (False)."""
         deadline = time.monotonic() + timeout_s
         self._tree.refresh()
         pids = self._tree.pids()
-        previous: dict[int, tuple[str, int]] = {}
-        stable = 0
         while True:
             parked = self._parked_tids()
             game = thread_states(pids)
             server = thread_states(self._server_pids)
             idle = bool(game) and all(
-                tid in parked or (st in _IDLE_STATES and previous.get(tid, ("", -1))[1] == cpu)
+                st in _IDLE_STATES and (tid in parked or self._previous.get(tid) == cpu)
                 for tid, (st, cpu) in game.items()
             )
             idle = idle and all(
-                st in _IDLE_STATES and previous.get(tid, ("", -1))[1] == cpu
-                for tid, (st, cpu) in server.items()
+                st in _IDLE_STATES and self._previous.get(tid) == cpu for tid, (st, cpu) in server.items()
             )
-            stable = stable + 1 if idle else 0
-            if stable >= self._looks:
+            self._previous = {tid: cpu for tid, (_, cpu) in (game | server).items()}
+            if idle:
                 if not self._tree.refresh():
                     return True
-                pids, stable = self._tree.pids(), 0  # it started a process: watch that too
+                pids = self._tree.pids()  # it started a process: watch that too
+                continue
             if not game:
                 return False  # the game is gone; the caller finds out why
             if time.monotonic() > deadline:
                 return False
-            previous = {**game, **server}
             time.sleep(self._interval_s)

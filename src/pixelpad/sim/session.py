@@ -38,15 +38,22 @@ class GameSession:
         display: the X server to run it on (owned by the caller).
         seed: seeds the game's ``getrandom()``.
         step_timeout_s: real seconds the game may stay busy inside one step before it counts as hung.
+        real_time: run the game free on real time (no stepping; frames are still counted).
     """
 
     def __init__(
-        self, profile: GameProfile, display: VirtualDisplay, *, seed: int, step_timeout_s: float
+        self,
+        profile: GameProfile,
+        display: VirtualDisplay,
+        *,
+        seed: int,
+        step_timeout_s: float,
+        real_time: bool = False,
     ) -> None:
         self.profile = profile
         self.display = display
         self.step_timeout_s = step_timeout_s
-        self.clock = VirtualClock(busy_limit=profile.busy_limit, seed=seed)
+        self.clock = VirtualClock(busy_limit=profile.busy_limit, seed=seed, real_time=real_time)
         self.home = tempfile.mkdtemp(prefix="pixelpad-home-")
         self.process: GameProcess | None = None
         try:
@@ -94,9 +101,11 @@ class GameSession:
 
     def advance(self, target_ns: int, *, exact: bool = False) -> bool:
         """Run the game up to virtual time ``target_ns``; False if it did not go idle (hung or gone)."""
+        # Settle first: the game may still be starting, or reacting to the input just applied, at the
+        # current virtual time; only then does time move.
+        if not self._settle():
+            return False
         if exact:
-            if not self._settle():
-                return False
             while (deadline := self.clock.next_deadline()) is not None and deadline < target_ns:
                 self.clock.advance_to(deadline)
                 if not self._settle():
