@@ -7,6 +7,7 @@ so results depend on seeds the way a real game's do, and everything is determini
 from __future__ import annotations
 
 import dataclasses
+import os
 from typing import ClassVar
 
 import numpy as np
@@ -89,4 +90,11 @@ def make_flaky_env(task: Task, seed: int) -> DotEnv:
     _CALLS[seed] = _CALLS.get(seed, 0) + 1
     if seed == 2 or (seed == 1 and _CALLS[seed] == 1):
         raise RuntimeError(f"game crashed (seed {seed})")
+    return DotEnv()
+
+
+def make_killing_env(task: Task, seed: int) -> DotEnv:
+    """Seed 3 kills its worker process outright (as the OOM killer would)."""
+    if seed == 3:
+        os._exit(1)
     return DotEnv()

@@ -73,3 +73,11 @@ def test_report_on_a_tiny_run(tmp_path):
 def test_config_rejects_repeated_seeds(tmp_path):
     with pytest.raises(EvalError, match="seeds repeat"):
         _config(tmp_path, "noop", seeds=(1, 1))
+
+
+def test_dead_worker_process_is_retried_then_recorded(tmp_path):
+    config = EvalConfig("noop", (0, 3), tmp_path, workers=2, env_factory="eval_fakes:make_killing_env")
+    results = run_eval(config, [DOT_TASK], progress=False)
+    assert results[0].status == "failure"  # seed 0 is unaffected (possibly replayed after the pool broke)
+    assert (results[1].status, results[1].attempts) == ("error", 2)
+    assert "worker process failed twice" in results[1].error

@@ -204,10 +204,7 @@ class _Worker:
                 if env is not None:
                     _close_quietly(env)
         else:
-            return EpisodeResult(
-                task.name, task.category, task.game, self.config.policy, seed, "error", None, 0,
-                time.perf_counter() - start, 2, error,
-            )  # fmt: skip
+            return _error_result(self.config, task, seed, error or "", time.perf_counter() - start)
         actions_rel = f"actions/{stem}.npy"
         (self.folder / "actions").mkdir(parents=True, exist_ok=True)
         np.save(self.folder / actions_rel, actions)
@@ -215,6 +212,15 @@ class _Worker:
             task.name, task.category, task.game, self.config.policy, seed, status, tts, len(actions),
             time.perf_counter() - start, attempt, None, actions_rel, video_rel,
         )  # fmt: skip
+
+
+def _error_result(
+    config: EvalConfig, task: Task, seed: int, error: str, wall_s: float = 0.0
+) -> EpisodeResult:
+    """The row of an episode that crashed on both attempts."""
+    return EpisodeResult(
+        task.name, task.category, task.game, config.policy, seed, "error", None, 0, wall_s, 2, error
+    )
 
 
 def _close_quietly(env: Any) -> None:
@@ -238,6 +244,43 @@ def _run_in_process(task: Task, seed: int) -> EpisodeResult:
     return _PROCESS_WORKER.run(task, seed)
 
 
+def _run_in_pool(
+    config: EvalConfig,
+    jobs: list[tuple[Task, int]],
+    results: dict[tuple[str, int], EpisodeResult],
+    bar: tqdm,
+) -> None:
+    """Play ``jobs`` in ``config.workers`` processes.
+
+    A dead worker process (killed, out of memory) breaks the whole pool, failing every episode still
+    queued in it. Each failed episode is played once more, alone in a fresh one-process pool so no
+    other episode can take it down, and recorded as an error if it fails again.
+    """
+    context = multiprocessing.get_context("spawn")  # no forked copies of X connections or torch state
+    retry: list[tuple[Task, int]] = []
+    with cf.ProcessPoolExecutor(config.workers, mp_context=context, initializer=_init_process,
+                                initargs=(config,)) as pool:  # fmt: skip
+        futures = {pool.submit(_run_in_process, task, seed): (task, seed) for task, seed in jobs}
+        for future in cf.as_completed(futures):
+            task, seed = futures[future]
+            try:
+                results[task.name, seed] = future.result()
+                bar.update()
+            except Exception as err:
+                log.warning("%s seed %d: worker process failed (%s); retrying alone", task.name, seed, err)
+                retry.append((task, seed))
+    for task, seed in retry:
+        with cf.ProcessPoolExecutor(
+            1, mp_context=context, initializer=_init_process, initargs=(config,)
+        ) as pool:
+            try:
+                results[task.name, seed] = pool.submit(_run_in_process, task, seed).result()
+            except Exception as err:
+                message = f"worker process failed twice: {type(err).__name__}: {err}"
+                results[task.name, seed] = _error_result(config, task, seed, message)
+        bar.update()
+
+
 def run_eval(config: EvalConfig, tasks: Sequence[Task], *, progress: bool = True) -> list[EpisodeResult]:
     """Play every (task, seed) episode of ``config.policy`` and write the result files.
 
@@ -257,20 +300,7 @@ def run_eval(config: EvalConfig, tasks: Sequence[Task], *, progress: bool = True
             results[task.name, seed] = worker.run(task, seed)
             bar.update()
     else:
-        context = multiprocessing.get_context("spawn")  # no forked copies of X connections or torch state
-        with cf.ProcessPoolExecutor(config.workers, mp_context=context, initializer=_init_process,
-                                    initargs=(config,)) as pool:  # fmt: skip
-            futures = {pool.submit(_run_in_process, task, seed): (task, seed) for task, seed in jobs}
-            for future in cf.as_completed(futures):
-                task, seed = futures[future]
-                try:
-                    results[task.name, seed] = future.result()
-                except Exception as err:  # the worker process itself died (killed, out of memory)
-                    results[task.name, seed] = EpisodeResult(
-                        task.name, task.category, task.game, config.policy, seed, "error", None, 0, 0.0, 1,
-                        f"worker process failed: {type(err).__name__}: {err}",
-                    )  # fmt: skip
-                bar.update()
+        _run_in_pool(config, jobs, results, bar)
     bar.close()
     ordered = [results[task.name, seed] for task, seed in jobs]
     write_results(folder / "episodes.jsonl", ordered)
