@@ -7,7 +7,7 @@ import hashlib
 import numpy as np
 
 PROBE_SIZE = (160, 120)
-FRAMES, TIMER, PAD, KEYS, TICKS, RAND = range(6)
+FRAMES, TIMER, PAD, KEYS, TICKS, RAND, MOUSE_X, MOUSE_BUTTONS = range(8)
 
 
 def probe_number(frame: np.ndarray, row: int) -> int:

@@ -6,7 +6,18 @@ import os
 import numpy as np
 import pytest
 from gymnasium.utils.env_checker import check_env
-from sim_helpers import FRAMES, KEYS, PAD, PROBE_SIZE, RAND, TIMER, probe_number, run_digest
+from sim_helpers import (
+    FRAMES,
+    KEYS,
+    MOUSE_BUTTONS,
+    MOUSE_X,
+    PAD,
+    PROBE_SIZE,
+    RAND,
+    TIMER,
+    probe_number,
+    run_digest,
+)
 
 from pixelpad.actions import from_dict, null_action
 from pixelpad.sim import GameEnv, command_profile
@@ -111,3 +122,35 @@ def test_killed_game_ends_the_episode_and_cleans_up(probe_env):
     assert terminated2 and np.array_equal(obs, obs2)
     obs, _ = probe_env.reset()  # a reset starts it again
     assert probe_number(obs, FRAMES) >= 1
+
+
+def test_vector_env_of_two_games(probe_game):
+    import gymnasium as gym
+
+    envs = gym.vector.AsyncVectorEnv([lambda: GameEnv(cmd=probe_game, size=PROBE_SIZE)] * 2)
+    try:
+        obs, _ = envs.reset(seed=[3, 3])
+        assert obs.shape == (2, PROBE_SIZE[1], PROBE_SIZE[0], 3)
+        for _ in range(3):
+            obs, *_ = envs.step(np.stack([null_action(), from_dict({"dpad_right": 1})]))
+        assert probe_number(obs[0], KEYS) == 0 and probe_number(obs[1], KEYS) == 1 << 3
+    finally:
+        envs.close()
+
+
+def test_mouse_from_a_stick_and_a_button_binding(probe_game):
+    base = command_profile(probe_game, size=PROBE_SIZE)
+    profile = type(base)(
+        **{**base.__dict__, "keys": {"south": "Button1"}, "mouse_stick": "right", "mouse_speed": 8}
+    )
+    env = GameEnv(profile)
+    try:
+        obs, _ = env.reset()
+        x0 = probe_number(obs, MOUSE_X)
+        for _ in range(3):
+            obs, *_ = env.step(from_dict({"right_x": 1.0, "south": 1}))
+        obs, *_ = env.step(from_dict({"south": 1}))
+        assert probe_number(obs, MOUSE_X) == x0 + 24
+        assert probe_number(obs, MOUSE_BUTTONS) == 1  # left button held
+    finally:
+        env.close()

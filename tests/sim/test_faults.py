@@ -97,3 +97,13 @@ def test_hundred_resets_leak_nothing(probe_game):
     assert _children() == children_before
     assert not _our_shm()
     assert len(os.listdir("/proc/self/fd")) == fds_before
+
+
+def test_game_that_spins_is_reported_hung():
+    env = GameEnv(cmd="sh -c 'while :; do :; done'", size=(64, 48), step_timeout_s=2)
+    try:
+        with pytest.raises(GameError, match="not responding"):
+            env.reset()
+    finally:
+        env.close()
+    assert not _children()

@@ -102,21 +102,26 @@ class VirtualDisplay:
 
     # ------------------------------------------------------------------ input
     def keycode(self, keysym_name: str) -> int:
-        """X keycode of a keysym name such as ``"Left"``, ``"space"``, ``"z"``; 0 if unknown."""
+        """X keycode of a keysym name such as ``"Left"``, ``"space"``, ``"z"``; 0 if unknown.
+
+        ``"Button1"`` .. ``"Button5"`` name mouse buttons: they get codes -1 .. -5.
+        """
         from Xlib import XK
 
+        if keysym_name.startswith("Button") and keysym_name[6:].isdigit():
+            return -int(keysym_name[6:])
         sym = XK.string_to_keysym(keysym_name)
         return self._x.keysym_to_keycode(sym) if sym else 0
 
     def send_keys(self, press: Iterable[int], release: Iterable[int]) -> None:
-        """Release then press keycodes through XTest and wait until the server has them."""
+        """Release then press keycodes (negative: mouse buttons) through XTest; wait for the server."""
         from Xlib import X
         from Xlib.ext import xtest
 
         for code in release:
-            xtest.fake_input(self._x, X.KeyRelease, code)
+            xtest.fake_input(self._x, X.ButtonRelease if code < 0 else X.KeyRelease, abs(code))
         for code in press:
-            xtest.fake_input(self._x, X.KeyPress, code)
+            xtest.fake_input(self._x, X.ButtonPress if code < 0 else X.KeyPress, abs(code))
         self._x.sync()
 
     def move_pointer(self, dx: int, dy: int) -> None:

@@ -3,8 +3,9 @@
 The SDL virtual controller speaks SDL's GameController layout (buttons A, B, X, Y, back, guide,
 start, stick clicks, shoulders, d-pad; axes left x/y, right x/y, triggers), so pixelpad's buttons
 map one to one; triggers, buttons in pixelpad, become full-scale trigger axes. Keyboard games get
-XTest key presses from a per-game binding (control name -> X keysym), with the left stick also
-pressing the d-pad keys when pushed past a threshold.
+XTest key presses from a per-game binding (control name -> X keysym, or ``Button1``..``Button5``
+for mouse buttons), with the left stick also pressing the d-pad keys when pushed past a threshold;
+a profile can also let one stick move the mouse pointer.
 """
 
 from __future__ import annotations
@@ -80,7 +81,7 @@ class KeyboardInput:
         want = {
             self._codes[c]
             for c in pressed_controls(action, stick_to_dpad=self._stick_to_dpad)
-            if self._codes.get(c)
+            if self._codes.get(c, 0) != 0
         }
         if want != self._held:
             self._display.send_keys(sorted(want - self._held), sorted(self._held - want))
@@ -90,3 +91,18 @@ class KeyboardInput:
         if self._held:
             self._display.send_keys([], sorted(self._held))
             self._held = set()
+
+
+class PointerInput:
+    """Moves the mouse pointer with one stick: ``speed`` pixels per step at full deflection."""
+
+    def __init__(self, display, stick: str, speed: float) -> None:
+        self._display = display
+        self._x, self._y = INDEX[f"{stick}_x"], INDEX[f"{stick}_y"]
+        self._speed = speed
+
+    def apply(self, action: np.ndarray) -> None:
+        dx = round(float(np.clip(action[self._x], -1, 1)) * self._speed)
+        dy = round(float(np.clip(action[self._y], -1, 1)) * self._speed)
+        if dx or dy:
+            self._display.move_pointer(dx, dy)

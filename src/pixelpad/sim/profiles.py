@@ -8,6 +8,8 @@ A profile is a small TOML file in ``pixelpad/sim/profiles/``. Fields (all option
 - ``input``: ``"keyboard"``, ``"pad"`` (SDL virtual controller) or ``"both"`` (default).
 - ``keys``: control name -> X keysym (default: :data:`pixelpad.sim.inputs.DEFAULT_KEYS`).
 - ``stick_to_dpad``: the left stick also presses the d-pad keys (default true).
+- ``mouse_stick``: ``"left"`` or ``"right"``: that stick moves the mouse pointer, ``mouse_speed``
+  pixels per step at full deflection (default 10). Key bindings may name ``Button1``..``Button5``.
 - ``busy_limit``: clock reads after which a spinning thread is parked (default 2000).
 - ``startup_frames``: presented frames that mean the game is up (default 1).
 - ``startup``: list of ``{press = [controls], steps = N}``: inputs that reach play after start.
@@ -35,6 +37,8 @@ _FIELDS = {
     "input",
     "keys",
     "stick_to_dpad",
+    "mouse_stick",
+    "mouse_speed",
     "busy_limit",
     "startup_frames",
     "startup",
@@ -61,6 +65,8 @@ class GameProfile:
     input: str = "both"
     keys: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_KEYS))
     stick_to_dpad: bool = True
+    mouse_stick: str | None = None
+    mouse_speed: float = 10.0
     busy_limit: int = 2000
     startup_frames: int = 1
     startup: tuple[StartupInput, ...] = ()
@@ -94,6 +100,9 @@ def profile_from_dict(data: dict, *, name: str) -> GameProfile:
     mode = data.get("input", "both")
     if mode not in INPUT_MODES:
         raise ProfileError(f"profile {name!r}: 'input' must be one of {INPUT_MODES}, got {mode!r}")
+    mouse_stick = data.get("mouse_stick")
+    if mouse_stick not in (None, "left", "right"):
+        raise ProfileError(f"profile {name!r}: 'mouse_stick' must be 'left' or 'right', got {mouse_stick!r}")
     keys = dict(data.get("keys", DEFAULT_KEYS))
     _check_controls(keys, f"profile {name!r} keys")
     startup = []
@@ -111,6 +120,8 @@ def profile_from_dict(data: dict, *, name: str) -> GameProfile:
         input=mode,
         keys=keys,
         stick_to_dpad=bool(data.get("stick_to_dpad", True)),
+        mouse_stick=mouse_stick,
+        mouse_speed=float(data.get("mouse_speed", 10.0)),
         busy_limit=int(data.get("busy_limit", 2000)),
         startup_frames=int(data.get("startup_frames", 1)),
         startup=tuple(startup),

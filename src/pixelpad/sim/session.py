@@ -22,7 +22,7 @@ import numpy as np
 from pixelpad.sim.build import shim_path
 from pixelpad.sim.clock import VirtualClock
 from pixelpad.sim.display import VirtualDisplay
-from pixelpad.sim.inputs import KeyboardInput, pad_state
+from pixelpad.sim.inputs import KeyboardInput, PointerInput, pad_state
 from pixelpad.sim.process import GameProcess
 from pixelpad.sim.profiles import GameProfile
 from pixelpad.sim.quiesce import ProcessTree, QuiescenceWatch
@@ -80,12 +80,17 @@ class GameSession:
             else None
         )
         self._use_pad = profile.input in ("pad", "both")
+        self._pointer = (
+            PointerInput(display, profile.mouse_stick, profile.mouse_speed) if profile.mouse_stick else None
+        )
 
     # ------------------------------------------------------------------ stepping
     def apply(self, action: np.ndarray) -> None:
         """Make ``action`` (21,) the held input from now on."""
         if self._keys is not None:
             self._keys.apply(action)
+        if self._pointer is not None:
+            self._pointer.apply(action)
         if self._use_pad:
             self.clock.set_pad(*pad_state(action))
 

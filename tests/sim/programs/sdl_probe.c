@@ -4,6 +4,7 @@
  *   row 2: virtual controller buttons pressed (SDL_GameControllerButton bits)
  *   row 3: arrow keys held (up, down, left, right, space = bits 0..4)
  *   row 4: SDL_GetTicks()        row 5: rand() seeded with time(NULL)
+ *   row 6: mouse x               row 7: mouse buttons (SDL_GetMouseState mask)
  * Below, a square moves with the arrow keys / left stick, and the background changes over time. */
 #include <SDL2/SDL.h>
 #include <stdlib.h>
@@ -73,6 +74,10 @@ int main(int argc, char **argv) {
         draw_bits(ren, 3, keybits);
         draw_bits(ren, 4, ticks);
         draw_bits(ren, 5, (Uint32)rand());
+        int mx = 0;
+        Uint32 mouse = SDL_GetMouseState(&mx, NULL);
+        draw_bits(ren, 6, (Uint32)mx);
+        draw_bits(ren, 7, mouse);
         SDL_RenderPresent(ren);
         SDL_Delay(10);
     }
