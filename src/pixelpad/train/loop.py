@@ -242,10 +242,12 @@ def _train(config: TrainConfig, resume: bool, d: D.Dist) -> Path:
                 loss=f"{mean_loss:.4f}", lr=f"{lr:.2e}", samples_s=f"{values['train/samples_per_s']:.1f}"
             )
             window_start, window_samples = time.perf_counter(), 0
+        paused = time.perf_counter()
         if (config.val_every and done % config.val_every == 0) or done == config.steps:
             run_validation(done)
         if (config.ckpt_every and done % config.ckpt_every == 0) or done == config.steps:
             checkpoint(done)
+        window_start += time.perf_counter() - paused  # samples/s counts training time only
     bar.close()
     metrics.close()
     if d.is_main:
