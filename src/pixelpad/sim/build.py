@@ -22,7 +22,7 @@ from pixelpad.sim.errors import ShimBuildError
 
 log = logging.getLogger(__name__)
 
-SOURCES = ("pixelpad_shim.c", "pixelpad_shim.h")
+SOURCES = ("pixelpad_shim.c", "pixelpad_sdl.c", "pixelpad_shim.h", "pixelpad_internal.h")
 LIBRARY_NAME = "libpixelpad_shim.so"
 CFLAGS = ("-O2", "-fPIC", "-shared", "-Wall", "-Wno-nonnull-compare", "-std=gnu11")
 LIBS = ("-ldl", "-lpthread")
@@ -65,7 +65,8 @@ def shim_path() -> Path:
         for name, text in texts.items():
             Path(tmp, name).write_bytes(text)
         partial = Path(tmp, LIBRARY_NAME)
-        cmd = [cc, *CFLAGS, "-o", str(partial), str(Path(tmp, SOURCES[0])), *LIBS]
+        c_files = [str(Path(tmp, name)) for name in SOURCES if name.endswith(".c")]
+        cmd = [cc, *CFLAGS, "-o", str(partial), *c_files, *LIBS]
         log.info("building the clock shim: %s", " ".join(cmd))
         proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
         if proc.returncode != 0:
