@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 import torch
 from safetensors.torch import load_file
+from train_factories import tiny_config
 
-from conftest import tiny_config
 from pixelpad.train import TrainError, train
 from pixelpad.train.checkpoint import checkpoint_dir
 from pixelpad.train.finetune import check_fits, initial_policy, training_bytes

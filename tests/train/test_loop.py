@@ -14,8 +14,8 @@ import pandas as pd
 import pytest
 import torch
 from safetensors.torch import load_file
+from train_factories import cli_args, launch, make_pattern_dataset, run_to_end, tiny_config
 
-from conftest import cli_args, launch, run_to_end, tiny_config
 from pixelpad.train import TrainError, train
 from pixelpad.train.checkpoint import checkpoint_dir, latest_checkpoint
 from pixelpad.train.errors import CheckpointError, DataError
@@ -32,7 +32,6 @@ def weights(run, step, name="model") -> dict[str, torch.Tensor]:
 
 def test_tiny_policy_overfits_a_small_dataset(tmp_path, pattern_data):
     """Two episodes whose colour decides the held buttons: constant guesses score F1 <= 0.67, acc <= 0.89."""
-    from conftest import make_pattern_dataset
     from pixelpad.dataset import ChunkDataset
     from pixelpad.policy import Policy
     from pixelpad.train.validate import chunk_metrics, summarise
@@ -67,8 +66,6 @@ def test_tiny_policy_overfits_a_small_dataset(tmp_path, pattern_data):
 @pytest.fixture(scope="module")
 def reference_run(tmp_path_factory):
     """One process, global batch 8 as 4 micro-batches of 2: what multi-rank runs must reproduce."""
-    from conftest import make_pattern_dataset
-
     root = tmp_path_factory.mktemp("ref")
     data = make_pattern_dataset(root / "data")
     config = tiny_config(data, root / "run", steps=4, batch_size=8, micro_batch_size=2, ckpt_every=4)
@@ -155,8 +152,6 @@ def test_freezing_the_vision_tower_keeps_it_fixed(tmp_path, pattern_data):
 
 
 def test_data_errors(tmp_path, pattern_data):
-    from conftest import make_pattern_dataset
-
     other_fps = make_pattern_dataset(tmp_path / "fast", episodes=2, fps=30.0)
     with pytest.raises(DataError, match="frame rates"):
         train(
