@@ -109,7 +109,8 @@ class QuiescenceWatch:
         tree: the game's processes.
         server_pids: the X server's process ids.
         parked_tids: returns the threads parked in the shim and not yet released.
-        interval_s: time between two looks.
+        interval_s: time between the first two looks; it grows by half each look up to
+            ``max_interval_s``, so a game busy for long costs few looks.
     """
 
     def __init__(
@@ -118,11 +119,13 @@ class QuiescenceWatch:
         server_pids: list[int],
         parked_tids: Callable[[], set[int]],
         interval_s: float = 0.0002,
+        max_interval_s: float = 0.003,
     ) -> None:
         self._tree = tree
         self._server_pids = server_pids
         self._parked_tids = parked_tids
         self._interval_s = interval_s
+        self._max_interval_s = max_interval_s
         self._previous: dict[int, int] = {}  # tid -> CPU ns at the last look
 
     def wait(self, timeout_s: float) -> bool:
@@ -130,6 +133,7 @@ class QuiescenceWatch:
         deadline = time.monotonic() + timeout_s
         self._tree.refresh()
         pids = self._tree.pids()
+        interval = self._interval_s
         while True:
             parked = self._parked_tids()
             game = thread_states(pids)
@@ -151,4 +155,5 @@ class QuiescenceWatch:
                 return False  # the game is gone; the caller finds out why
             if time.monotonic() > deadline:
                 return False
-            time.sleep(self._interval_s)
+            time.sleep(interval)
+            interval = min(interval * 1.5, self._max_interval_s)
