@@ -26,6 +26,12 @@ def losses(run) -> pd.Series:
     return frame[frame["name"] == "train/loss"].set_index("step")["value"]
 
 
+def validation(run) -> dict[str, float]:
+    frame = pd.read_csv(run / "metrics.csv")
+    last = frame[frame["name"].str.startswith("val/")]
+    return dict(zip(last["name"], last["value"], strict=True))
+
+
 def weights(run, step, name="model") -> dict[str, torch.Tensor]:
     return load_file(checkpoint_dir(run, step) / f"{name}.safetensors")
 
@@ -86,6 +92,12 @@ def test_two_ranks_match_one_rank(tmp_path, reference_run, strategy):
         (run / "checkpoints" / "latest").unlink()
         run_to_end([*cli_args(two), "--resume"], nproc=2)
     np.testing.assert_allclose(losses(run).to_numpy(), losses(reference).to_numpy(), rtol=1e-5)
+    val, val_ref = validation(run), validation(reference)  # held-out chunks are dealt to ranks by seed
+    assert (
+        val.keys() == val_ref.keys() == {"val/loss", "val/button_accuracy", "val/button_f1", "val/stick_mse"}
+    )
+    np.testing.assert_allclose(val["val/loss"], val_ref["val/loss"], rtol=1e-4)
+    np.testing.assert_allclose(val["val/stick_mse"], val_ref["val/stick_mse"], rtol=1e-3)
     for name in ("model", "ema"):
         ref, got = weights(reference, 4, name), weights(run, 4, name)
         assert ref.keys() == got.keys()
