@@ -19,6 +19,7 @@ def test_resume_drops_rows_after_the_checkpoint_and_report_draws(tmp_path):
     logger = MetricsLogger(tmp_path, resume_step=4)
     logger.log(5, {"train/loss": 0.5})
     logger.close()
+    assert list((tmp_path / "tensorboard").glob("events.out.tfevents.*"))
     frame = pd.read_csv(tmp_path / "metrics.csv")
     assert frame["step"].max() == 5 and len(frame) == 4 * 2 + 1
     paths = make_report(tmp_path)
