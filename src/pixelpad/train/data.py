@@ -92,6 +92,12 @@ def open_splits(
         joined = ConcatDataset(val)
         count = min(val_samples, len(joined))
         held_out = Subset(joined, np.linspace(0, len(joined) - 1, count).round().astype(int).tolist())
+    log.info(
+        "%d training samples in %d dataset(s); %d held-out samples for validation",
+        sum(len(d) for d in train),
+        len(train),
+        0 if held_out is None else len(held_out),
+    )
     return Splits(train=train, val=held_out, fps=next(iter(rates.values())))
 
 
