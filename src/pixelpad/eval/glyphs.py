@@ -27,10 +27,12 @@ def is_zero(glyph: np.ndarray) -> bool:
         return False
     g = glyph[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
     h, w = g.shape
-    middle = g[h // 3 : h - h // 3]
-    third, side = w // 3, max(1, w // 4)
-    centre = middle[:, third : w - third]
-    return bool(centre.size and not centre.any() and middle[:, :side].any() and middle[:, w - side :].any())
+    # The three middle rows and the two middle columns: narrow enough that a stray lit pixel or a
+    # slanted, anti-aliased ring does not reach in, wide enough that every other digit's stroke does.
+    middle = g[h // 2 - 1 : h // 2 + 2]
+    centre = middle[:, w // 2 - 1 : w // 2 + 1]
+    side = max(1, w // 4)
+    return bool(not centre.any() and middle[:, :side].any() and middle[:, w - side :].any())
 
 
 def reads_zero(mask: np.ndarray) -> bool | None:

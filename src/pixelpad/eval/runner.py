@@ -30,6 +30,7 @@ from typing import Any, Literal
 import numpy as np
 from tqdm import tqdm
 
+from pixelpad.actions import null_action
 from pixelpad.eval.agents import AgentCache, policy_label
 from pixelpad.eval.errors import EvalError
 from pixelpad.eval.task import Agent, Judge, Task
@@ -126,18 +127,19 @@ def play_episode(
     *,
     video_path: Path | None = None,
 ) -> tuple[Status, float | None, np.ndarray]:
-    """One episode on an env that is already built: reset, start-up, play, judge.
+    """One episode on an env that is already built: reset, start-up, a seed-drawn wait, play, judge.
 
     Returns:
         (status, time to success in virtual seconds or None, actions float32 ``(steps, 21)``).
     """
     fps = float(env.metadata.get("render_fps") or 30)
     obs, info = env.reset(seed=seed)
-    for action, count in task.startup:
+    delay = int(np.random.default_rng(seed).integers(0, round(task.random_start_s * fps) + 1))
+    for action, count in (*task.startup, (null_action(), delay)):
         for _ in range(count):
             obs, _, terminated, truncated, info = env.step(action)
             if terminated or truncated:
-                raise EvalError(f"{task.name}: the game ended during the task's start-up inputs")
+                raise EvalError(f"{task.name}: the game ended during start-up")
     agent.reset(seed)
     judge = Judge(task)
     actions: list[np.ndarray] = []

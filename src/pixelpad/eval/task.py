@@ -66,6 +66,9 @@ class Task:
             can change without silently breaking a task's pixel coordinates.
         startup: task-specific inputs played before the clock of the task starts, after the
             profile's own start-up: ``(action (21,), steps)`` pairs.
+        random_start_s: the runner waits a seed-drawn 0..this many seconds (no input) after start-up,
+            so seeds start the agent in different states even in games whose own randomness the
+            simulator's fixed clock makes repeat exactly (the "no-op starts" of Atari evaluations).
         check_every: env steps between two checks (checks cost a few ms; 30 fps needs no more).
         confirm: consecutive agreeing checks needed for a verdict.
     """
@@ -83,6 +86,7 @@ class Task:
     fps: float = 30.0
     size: tuple[int, int] = (640, 480)
     startup: tuple[tuple[np.ndarray, int], ...] = ()
+    random_start_s: float = 1.0
     check_every: int = 3
     confirm: int = 2
 
