@@ -9,29 +9,54 @@ from pixelpad.actions import INDEX
 from pixelpad.demo import DemoConfig, Stage, run_demo, run_stages
 from pixelpad.demo.extraction import extract_available, score
 from pixelpad.demo.report import goal_rows
+from pixelpad.demo.study import StudyConfig, relative_improvement, run_study
 
-pytestmark = pytest.mark.xdist_group("sim-games")  # plays a real game: not beside the other game tests
+pytestmark = pytest.mark.xdist_group("demo")  # one toy run, shared by the chain and the study tests
 
 
-def test_demo_chain_at_toy_size(tmp_path):
-    summaries = run_demo(tmp_path, DemoConfig.toy(), echo=lambda _: None)
-    video = summaries["record"]["videos"][0]
-    assert video["status"] == "success", "the demonstrator must solve its task in the recording"
-    assert (tmp_path / "01-record" / "videos" / "supertux-finish-seed100.mp4").stat().st_size > 1000
-    report = (tmp_path / "REPORT.md").read_text()
+@pytest.fixture(scope="module")
+def toy_run(tmp_path_factory):
+    """The whole demo at toy size on real games (SuperTux and Neverball), once for this module."""
+    root = tmp_path_factory.mktemp("demo")
+    return root, run_demo(root, DemoConfig.toy(), echo=lambda _: None)
+
+
+def test_demo_chain_at_toy_size(toy_run):
+    root, summaries = toy_run
+    videos = {v["task"]: v for v in summaries["record"]["videos"]}
+    assert set(videos) == {"supertux-finish", "neverball-coin"}
+    assert videos["supertux-finish"]["status"] == "success", "the demonstrator must solve its task"
+    assert (root / "01-record" / "videos" / "supertux-finish-seed100.mp4").stat().st_size > 1000
+    report = (root / "REPORT.md").read_text()
     rates = summaries["evaluate"]["summary"]["tasks"]
     assert rates["demonstrator"]["supertux-finish"]["episodes"] == 1
     assert rates["noop"]["supertux-finish"]["successes"] == 0, "standing still cannot finish a level"
     if extract_available():
-        assert summaries["extract"]["accuracy"]["episodes"] >= 1
-        assert (tmp_path / "03-train" / "run" / "policy" / "config.json").is_file()
-        assert "policy" in rates
-        assert (tmp_path / "05-play" / "supertux-finish" / "play.mp4").stat().st_size > 1000
-        assert "Not run" not in report
+        assert set(summaries["extract"]["datasets"]) == {"supertux", "neverball"}
+        accuracy = summaries["extract"]["accuracy"]
+        assert accuracy["episodes"] >= 1 and accuracy["button_accuracy"] > 0.5
+        assert (root / "03-train" / "run" / "policy" / "config.json").is_file()
+        assert summaries["train"]["policy"] in rates
+        assert (root / "05-play" / "supertux-finish" / "play.mp4").stat().st_size > 1000
+        assert "Not run" not in report and "policy (trained)" in report
     else:
         assert "**extract**: `pixelpad extract` is not installed" in report
         assert "missing" in summaries["train"] and "missing" in summaries["play"]
     assert "| supertux-finish |" in report
+
+
+def test_transfer_study_on_the_toy_run(toy_run, tmp_path):
+    root, _ = toy_run
+    result = run_study(tmp_path, StudyConfig.toy(str(root)), echo=lambda _: None)
+    text = (tmp_path / "STUDY.md").read_text()
+    if extract_available():
+        arms = result["evaluate"]["results"]["arms"]
+        assert {a: arms[a]["episodes"] for a in arms} == {"finetune": 1, "scratch": 1}
+        finetuned = tmp_path / "04-budget" / "finetune-seed0" / "run" / "config.json"
+        assert json.loads(finetuned.read_text())["init_from"] == result["pretrain"]["run"]
+        assert "| finetune |" in text
+    else:
+        assert "Stages that could not run" in text
 
 
 def test_stages_resume_after_an_interruption(tmp_path):
@@ -97,3 +122,15 @@ def test_goal_needs_70_percent_of_the_demonstrator_and_intervals_apart():
     rows = {task: (share, apart, met) for task, share, apart, met in goal_rows(summary, "policy")}
     assert rows["a"] == ("80%", "yes", "**yes**")
     assert rows["b"] == ("80%", "no", "no"), "random's interval overlaps the policy's"
+
+
+def test_relative_improvement_and_its_interval():
+    finetune = [np.array([1, 1, 1, 0.0]), np.array([1, 1, 0, 0.0])]
+    scratch = [np.array([1, 0, 0, 0.0]), np.array([1, 1, 0, 0.0])]
+    result = relative_improvement(finetune, scratch, reps=500)
+    assert result["relative_improvement"] == pytest.approx(5 / 3 - 1)
+    assert result["difference"] == pytest.approx(5 / 8 - 3 / 8)
+    low, high = result["relative_ci"]
+    assert low < result["relative_improvement"] < high
+    never = relative_improvement(finetune, [np.zeros(4), np.zeros(4)], reps=50)
+    assert never["relative_improvement"] is None and never["undefined_share"] == 1.0

@@ -82,6 +82,14 @@ def pairs(dataset: Path) -> list[tuple[dict[str, Any], np.ndarray, np.ndarray]]:
     return out
 
 
+def outcomes(dataset: Path) -> dict[str, int]:
+    """How many videos ``pixelpad extract`` finished with each status (done, no_overlay, too_idle,
+    failed), from the manifest it keeps in ``DATASET/extract``."""
+    from pixelpad.extract import Manifest
+
+    return Manifest(Path(dataset) / "extract").counts()
+
+
 def score(pairs_: Sequence[tuple[dict[str, Any], np.ndarray, np.ndarray]]) -> dict[str, Any]:
     """Extraction accuracy over ``pairs_`` (see the module docstring); None where undefined."""
     if not pairs_:

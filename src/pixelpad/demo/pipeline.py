@@ -46,7 +46,10 @@ class DemoConfig:
     record_seeds: tuple[int, ...] = tuple(range(100, 106))  # demonstrations recorded per task
     eval_seeds: tuple[int, ...] = tuple(range(5))  # evaluation episodes per task and policy
     video_size: tuple[int, int] = (360, 480)  # (H, W) of the recorded videos
-    skins: tuple[str, ...] = ()  # skin directories; () = the shared collection
+    # Frame rate of every extracted dataset: training needs one (a chunk must span one length of time);
+    # a game the simulator steps more slowly (Neverball, 10 fps) has its frames repeated up to it.
+    fps: float = 30.0
+    skins: tuple[str, ...] = ()  # skin directories or folders of the shared collection; () = all of it
     time_limit_s: float | None = None  # caps every task's time limit (toy runs)
     policy_preset: str = "tiny"  # pixelpad.policy preset
     train_steps: int = 500
@@ -55,6 +58,7 @@ class DemoConfig:
     warmup_steps: int = 50
     val_every: int = 200
     val_fraction: float = 0.1  # episodes held out for the validation curves
+    baselines: tuple[str, ...] = ("noop", "random")  # evaluated beside the policy
     execute: int = 8  # actions of each predicted chunk played before predicting again
     workers: int = 2  # extraction processes and evaluation envs at once
     env_factory: str = "pixelpad.eval.env:make_env"
@@ -62,11 +66,11 @@ class DemoConfig:
 
     @classmethod
     def toy(cls) -> DemoConfig:
-        """One short task, one seed, a few training steps: every stage in seconds."""
+        """Two short tasks of two games, one seed, a few training steps: every stage in seconds."""
         return cls(
-            tasks=("supertux-finish",), record_seeds=(100,), eval_seeds=(0,), video_size=(240, 320),
-            time_limit_s=2.0, train_steps=3, batch_size=4, warmup_steps=1, val_every=0, val_fraction=0.0,
-            workers=1,
+            tasks=("supertux-finish", "neverball-coin"), record_seeds=(100,), eval_seeds=(0,),
+            video_size=(240, 320), time_limit_s=2.0, train_steps=3, batch_size=4, warmup_steps=1, val_every=0,
+            val_fraction=0.0, baselines=("noop",), workers=1, skins=("nintendospy",),
         )  # fmt: skip
 
     @classmethod
@@ -77,7 +81,8 @@ class DemoConfig:
         return cls.toy() if size == "toy" else cls()
 
 
-def _tasks(config: DemoConfig) -> list[Any]:
+def task_list(config: DemoConfig) -> list[Any]:
+    """The configured tasks, time limits capped for toy runs."""
     from pixelpad.demo.record import capped
     from pixelpad.eval import select_tasks
 
@@ -111,11 +116,12 @@ def record_stage(config: DemoConfig) -> Callable[[Path, Done], dict[str, Any]]:
 
 def extract_stage(config: DemoConfig) -> Callable[[Path, Done], dict[str, Any]]:
     def run(folder: Path, done: Done) -> dict[str, Any]:
-        from pixelpad.demo.extraction import extract_available, pairs, run_extract, score
+        from pixelpad.demo.extraction import extract_available, outcomes, pairs, run_extract, score
+        from pixelpad.demo.record import skin_dirs
 
         if not extract_available():
             return {"missing": "`pixelpad extract` is not installed (pixelpad.extract has no command yet)"}
-        skins = list(config.skins) or [_default_skins()]
+        skins = list(skin_dirs(config.skins))
         by_game: dict[str, list[dict[str, Any]]] = {}
         for row in done["record"]["videos"]:
             by_game.setdefault(row["game"], []).append(row)
@@ -124,29 +130,16 @@ def extract_stage(config: DemoConfig) -> Callable[[Path, Done], dict[str, Any]]:
         datasets, per_game, everything = {}, {}, []
         for game, rows in by_game.items():
             videos = [r["video"] for r in rows]
-            fps = _fps(rows[0]["task"])
-            root = run_extract(videos, skins, folder / game, game=game, fps=fps, frame_size=frame_size,
+            root = run_extract(videos, skins, folder / game, game=game, fps=config.fps, frame_size=frame_size,
                                workers=config.workers)  # fmt: skip
             scored = pairs(root)
-            datasets[game], per_game[game] = str(root), score(scored)
+            datasets[game], per_game[game] = str(root), {**score(scored), "videos": outcomes(root)}
             everything += scored
         if not any(s["episodes"] for s in per_game.values()):
             return {"missing": "extraction produced no episodes", "per_game": per_game}
         return {"datasets": datasets, "accuracy": score(everything), "per_game": per_game}
 
     return run
-
-
-def _fps(task: str) -> float:
-    from pixelpad.eval import select_tasks
-
-    return select_tasks([task])[0].fps
-
-
-def _default_skins() -> str:
-    from pixelpad.demo.record import default_skins
-
-    return default_skins()[0]
 
 
 def train_policy(
@@ -228,13 +221,11 @@ def evaluate_stage(config: DemoConfig) -> Callable[[Path, Done], dict[str, Any]]
         from pixelpad.eval import write_report
 
         write_demonstrator_results(done["record"]["videos"], folder)
-        policies = ["noop", "random"]
-        if not missing(done, "train"):
-            policies.append(done["train"]["policy"])
-        evaluate(policies, _tasks(config), folder, config)
+        trained = None if missing(done, "train") else done["train"]["policy"]  # results name it by its path
+        evaluate([*config.baselines, *([trained] if trained else [])], task_list(config), folder, config)
         write_report(folder)
         summary = json.loads((folder / "summary.json").read_text())
-        label = policies[2] if len(policies) == 3 else None  # results name a policy by its spec
+        label = trained
         chart = str(folder / "success_rates.png")
         return {
             "summary": summary,
@@ -254,7 +245,7 @@ def play_stage(config: DemoConfig) -> Callable[[Path, Done], dict[str, Any]]:
         if why:
             return {"missing": why}
         videos = record_agent(
-            Path(done["train"]["policy"]), _tasks(config), folder, env_factory=config.env_factory,
+            Path(done["train"]["policy"]), task_list(config), folder, env_factory=config.env_factory,
             execute=config.execute,
         )  # fmt: skip
         return {"videos": videos}

@@ -44,7 +44,7 @@ class RecordConfig:
         scale: range of the overlay's scale (1 = 30 % of the frame width).
         opacity: range of the overlay's opacity.
         bitrate: range of the stream encoder's bit rate, bits per second.
-        skins: skin directories (the shared collection by default).
+        skins: skin directories, or folders of the shared collection (all of it by default).
         env_factory: ``module:function`` building a task's env, as :class:`pixelpad.eval.EvalConfig`.
         time_limit_s: caps each task's time limit when set (toy runs).
         seed: draws skins and placements.
@@ -102,7 +102,7 @@ def record_demonstrations(config: RecordConfig, out: Path, *, progress: bool = T
     from pixelpad.eval import load_env_factory, play_episode, select_tasks
     from pixelpad.overlay import GroundTruth, load_skins, random_placement, synthesize_video
 
-    skins = _usable_skins(load_skins(config.skins or default_skins()))
+    skins = _usable_skins(load_skins(skin_dirs(config.skins)))
     make_env = load_env_factory(config.env_factory)
     tasks = capped(select_tasks(config.tasks), config.time_limit_s)
     out.mkdir(parents=True, exist_ok=True)
@@ -142,13 +142,21 @@ def record_demonstrations(config: RecordConfig, out: Path, *, progress: bool = T
     return rows
 
 
-def default_skins() -> tuple[str, ...]:
+def skin_dirs(names: Sequence[str]) -> tuple[str, ...]:
+    """Skin directories: each name as a path, or else inside the shared collection
+    (:func:`pixelpad.overlay.default_skins_dir`); no names means the whole collection."""
     from pixelpad.overlay import default_skins_dir
 
-    found = default_skins_dir()
-    if found is None:
-        raise RecordError("no skin directory: set PIXELPAD_SKINS or pass skins (e.g. ../shared/skins)")
-    return (str(found),)
+    shared = default_skins_dir()
+    out = []
+    for name in names or ("",):
+        if name and Path(name).is_dir():
+            out.append(name)
+        elif shared is not None and (shared / name).is_dir():
+            out.append(str(shared / name))
+        else:
+            raise RecordError(f"no skin directory {name or 'collection'!r}: give a path, or PIXELPAD_SKINS")
+    return tuple(out)
 
 
 def _usable_skins(skins: list[Any]) -> list[Any]:

@@ -96,13 +96,15 @@ def _extract_section(extract: dict[str, Any]) -> list[str]:
     lines = ["## 2. Extraction (`pixelpad extract`, skins given) vs the true actions\n"]
     if "missing" in extract:
         return [*lines, f"Not run: {extract['missing']}.\n"]
-    head = ["| | episodes | frames | stick R² | stick MAE | button accuracy | button F1 (pressed) |",
-            "|---|---|---|---|---|---|---|"]  # fmt: skip
+    head = ["| | videos: done / no overlay / too idle / failed | episodes | frames | stick R² | stick MAE | "
+            "button accuracy | button F1 (pressed) |", "|---|---|---|---|---|---|---|---|"]  # fmt: skip
 
     def row(name: str, s: dict[str, Any]) -> str:
+        v = s.get("videos")
+        videos = " / ".join(str(v[k]) for k in ("done", "no_overlay", "too_idle", "failed")) if v else ""
         return (
-            f"| {name} | {s['episodes']} | {s['frames']} | {_num(s['stick_r2'])} | {_num(s['stick_mae'])} | "
-            f"{_num(s['button_accuracy'])} | {_num(s['button_f1'])} |"
+            f"| {name} | {videos} | {s['episodes']} | {s['frames']} | {_num(s['stick_r2'])} | "
+            f"{_num(s['stick_mae'])} | {_num(s['button_accuracy'])} | {_num(s['button_f1'])} |"
         )
 
     rows = [row(game, s) for game, s in extract["per_game"].items()]
