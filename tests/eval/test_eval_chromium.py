@@ -23,3 +23,11 @@ def test_score_read_off_the_hud(frame, fixture, at_least_1000, at_least_10000):
 )
 def test_lives_counted_from_icons(frame, fixture, count):
     assert lives(frame(fixture)) == count
+
+
+@pytest.mark.parametrize("fixture", ["chromium_score_gameover_slide", "chromium_score_covered"])
+def test_no_score_verdict_when_the_hud_is_not_clear(frame, fixture):
+    # game over slides the HUD half out of its band (true score 5,000); the ship covers it (13,125):
+    # neither may read as a bigger score, so neither may pass any threshold
+    assert ScoreAtLeast(3)(frame(fixture), {}) is False
+    assert ScoreAtLeast(4)(frame(fixture), {}) is False
