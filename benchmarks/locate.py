@@ -130,7 +130,7 @@ def main() -> None:
     is_real = [t.skin in real_names for t, _ in pos]
     on_real = [g for g, r in zip(good, is_real, strict=True) if r]
     on_procedural = [g for g, r in zip(good, is_real, strict=True) if not r]
-    print("\n== localisation (default settings: SIFT on 25 frames + XFeat on 10)")
+    print("\n== localisation (default settings: SIFT on 25 frames + XFeat on 8)")
     print(
         f"right skin, accepted, IoU >= 0.9: {np.mean(good):.1%} of {len(pos)} "
         f"(real skins {np.mean(on_real or [0]):.1%}, procedural {np.mean(on_procedural or [0]):.1%})"

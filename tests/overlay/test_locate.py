@@ -105,7 +105,7 @@ def test_same_template_ratio_test_matches_a_plain_loop(bank):
     feats = Features(rng.uniform(0, 100, (60, 2)).astype(np.float32), noisy)
     cfg = LocateConfig()
     q, t, layout = match_frame(bank, "sift", feats, cfg)
-    idx, dist = index.knn(noisy, cfg.k)
+    idx, dist = index.knn(noisy, cfg.k, cfg.checks)
     expected = set()
     for i in range(60):
         best: dict[int, tuple[float, int]] = {}  # layout -> (distance, template keypoint)

@@ -30,7 +30,8 @@ log = logging.getLogger(__name__)
 TEMPLATE_SIZE = 320  # longer side of a canonical template, pixels
 XFEAT_SCALES = (1.0, 0.5)  # template scales XFeat features are extracted at
 GREY = 128
-TEMPLATE_KEYPOINTS = 400  # per template and scale: enough for a few hundred inliers, a small index
+TEMPLATE_KEYPOINTS = 300  # per template and scale: enough for a few hundred inliers, a small index
+FRAME_KEYPOINTS = 1000  # per sampled frame: the overlay is a small part of it
 
 
 @dataclass(frozen=True)
@@ -97,7 +98,7 @@ class TemplateBank:
         self.templates = [make_template(s) for s in tqdm(skins, desc="templates", disable=not progress)]
         self.layouts = sorted({s.layout for s in skins})
         self.layout_of = np.array([self.layouts.index(t.skin.layout) for t in self.templates])
-        self.extractors = {kind: extractor(kind) for kind in self.kinds}
+        self.extractors = {kind: extractor(kind, FRAME_KEYPOINTS) for kind in self.kinds}
         self._template_extractors = {kind: extractor(kind, TEMPLATE_KEYPOINTS) for kind in self.kinds}
         self.indexes = {kind: self._index(kind, progress) for kind in self.kinds}
 

@@ -45,7 +45,8 @@ class LocateConfig:
     frames: int = 25  # frames sampled per video
     keyframes_above: int = 3000  # sample key frames only in videos longer than this many frames
     max_side: int = 960  # frames are analysed with their longer side at most this
-    k: int = 8  # nearest template descriptors per frame descriptor
+    k: int = 16  # nearest template descriptors per frame descriptor (similar templates crowd the top)
+    checks: int = 96  # FLANN leaves visited per query: recall against speed
     ratio: float = 0.85  # same-template ratio test
     candidates: int = 16  # layouts tried by RANSAC, most matches first (RANSAC is cheap)
     reprojection: float = 0.006  # RANSAC inlier distance, share of the frame width
@@ -54,7 +55,7 @@ class LocateConfig:
     max_width: float = 1.0
     max_rotation: float = 8.0  # degrees
     kinds: tuple[str, ...] | None = None  # feature kinds to use (None: all of the bank's)
-    xfeat_frames: int = 10  # XFeat (slower than SIFT) runs on this many of the sampled frames
+    xfeat_frames: int = 8  # XFeat (slower than SIFT) runs on this many of the sampled frames
     verify_fraction: float = 0.3  # layouts with this share of the best inliers are verified by picture
 
 
@@ -108,7 +109,7 @@ def match_frame(bank: TemplateBank, kind: str, feats: Features, cfg: LocateConfi
     index = bank.indexes[kind]
     if len(feats) == 0:
         return empty, empty, empty
-    idx, dist = index.knn(feats.descriptors, cfg.k)
+    idx, dist = index.knn(feats.descriptors, cfg.k, cfg.checks)
     k = idx.shape[1]
     tid = index.template[idx]  # (N, k)
     same = tid[:, :, None] == tid[:, None, :]  # (N, k, k)
