@@ -81,3 +81,11 @@ def test_dead_worker_process_is_retried_then_recorded(tmp_path):
     assert results[0].status == "failure"  # seed 0 is unaffected (possibly replayed after the pool broke)
     assert (results[1].status, results[1].attempts) == ("error", 2)
     assert "worker process failed twice" in results[1].error
+
+
+def test_video_of_each_episode(tmp_path):
+    (result,) = run_eval(_config(tmp_path, "demonstrator", seeds=(0,), record_video=True), [DOT_TASK],
+                         progress=False)  # fmt: skip
+    from pixelpad.video import probe
+
+    assert probe(tmp_path / "demonstrator" / result.video).num_frames == result.steps
