@@ -71,3 +71,21 @@ def test_shim_builds_once_into_the_cache(tmp_path, monkeypatch):
     assert first.is_file() and str(first).startswith(str(tmp_path))
     mtime = first.stat().st_mtime_ns
     assert shim_path() == first and first.stat().st_mtime_ns == mtime
+
+
+def test_a_thread_spinning_on_the_clock_is_parked_until_the_next_advance():
+    spin = "import time\nn = 0\nwhile time.monotonic() < 1000.5:\n    n += 1\nprint(n)"
+    with VirtualClock(busy_limit=50) as clock:
+        proc = _run_under(clock, ["/usr/bin/python3", "-c", spin])
+        watch = QuiescenceWatch(ProcessTree(proc.pid), [], clock.parked_tids)
+        assert watch.wait(30)  # spinning, yet idle: parked in its clock read
+        assert clock.due() == [] and proc.poll() is None  # nothing is due before time moves
+        for step in range(1, 200):  # step time by 10 ms, releasing what is due, until it exits
+            clock.advance_to(step * 10_000_000)
+            while watch.wait(30) and (due := clock.due()):
+                clock.release(due[0])
+            if proc.poll() is not None:
+                break
+        assert proc.wait(30) == 0
+        assert 1000.5 <= 1000 + step / 100 < 1000.6  # it left the loop as soon as the clock passed
+        assert int(proc.stdout.read()) > 50
