@@ -9,7 +9,9 @@ Example:
 Each ``reset`` restarts the game process from scratch (fresh private HOME, clock at its fixed
 start), waits for its first frame, then plays the profile's start-up inputs. Each ``step`` holds
 the action's inputs for one frame of virtual time (1/fps) and returns the screen. The same seed
-and the same actions give the same frames, bit for bit.
+and the same actions give the same frames, bit for bit. The reward is always 0: success checks and
+rewards belong to tasks (pixelpad.eval). A game that exits ends the episode (``terminated``), one
+that stays busy past ``step_timeout_s`` is cut off (``truncated``); ``info["error"]`` says why.
 """
 
 from __future__ import annotations
@@ -22,10 +24,9 @@ from typing import Any, ClassVar
 import gymnasium as gym
 import numpy as np
 
-from pixelpad.actions import ACTION_DIM, NUM_BUTTONS, ActionError, null_action
+from pixelpad.actions import ACTION_DIM, INDEX, NUM_BUTTONS, ActionError, null_action
 from pixelpad.sim.display import VirtualDisplay
 from pixelpad.sim.errors import GameError, SimError
-from pixelpad.sim.inputs import pressed_controls
 from pixelpad.sim.profiles import GameProfile, command_profile, load_profile
 from pixelpad.sim.session import GameSession
 
@@ -40,8 +41,6 @@ def action_space() -> gym.spaces.Box:
 
 
 def _buttons_action(names: tuple[str, ...]) -> np.ndarray:
-    from pixelpad.actions import INDEX
-
     a = null_action()
     for n in names:
         a[INDEX[n]] = 1.0
@@ -108,7 +107,8 @@ class GameEnv(gym.Env):
         self._obs = np.zeros((h, w, 3), dtype=np.uint8)
         self._steps = 0
         self._frames_at_reset = 0
-        self._failed: str | None = None
+        self._failed: str | None = None  # why the episode ended early: the game exited or hung
+        self._failed_exit = False
 
     # ------------------------------------------------------------------ gymnasium API
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
@@ -144,8 +144,8 @@ class GameEnv(gym.Env):
         a = np.asarray(action, dtype=np.float32)
         if a.shape != (ACTION_DIM,) or not np.isfinite(a).all():
             raise ActionError(f"action must be a finite float array of shape ({ACTION_DIM},), got {a.shape}")
-        if self._failed is not None:
-            return self._obs.copy(), 0.0, True, False, self._info()
+        if self._failed is not None:  # the episode already ended: repeat its end
+            return self._obs.copy(), 0.0, self._failed_exit, not self._failed_exit, self._info()
         if not self._advance(a, during=None):
             return self._obs.copy(), 0.0, self._failed_exit, not self._failed_exit, self._info()
         self._obs = self._session.grab()
@@ -163,18 +163,12 @@ class GameEnv(gym.Env):
             self._display = None
 
     # ------------------------------------------------------------------ internals
-    @property
-    def held(self) -> set[str]:
-        """Controls that the last action holds down (for debugging bindings)."""
-        return pressed_controls(self._last_action) if hasattr(self, "_last_action") else set()
-
     def _target_ns(self, step: int) -> int:
         return round(step * 1e9 / self.fps)
 
     def _advance(self, action: np.ndarray, *, during: str | None) -> bool:
         """One step of virtual time with ``action`` held; on failure record why (or raise at start-up)."""
         s = self._session
-        self._last_action = action
         if s.alive():
             s.apply(action)
         ok = s.alive() and s.advance(self._target_ns(self._steps + 1), exact=self.exact)
