@@ -1,38 +1,38 @@
 """The universal simulator: unmodified Linux games as deterministic, frame-stepped Gymnasium envs.
 
-Public names: :class:`GameEnv`, :func:`load_profile`, :func:`list_profiles`,
-:func:`command_profile`, :class:`GameProfile`, :func:`virtual_display`, :func:`shim_path`, and the
-errors (:class:`SimError` and subclasses).
+Public names: :class:`GameEnv`, :func:`action_space`, :func:`load_profile`, :func:`list_profiles`,
+:func:`command_profile`, :class:`GameProfile`, :class:`StartupInput`, :func:`virtual_display`,
+:class:`VirtualDisplay`, :func:`shim_path`, and the errors (:class:`SimError` and subclasses).
+They are imported on first use, so ``import pixelpad.sim`` stays cheap.
 """
 
-from pixelpad.sim.build import shim_path
-from pixelpad.sim.display import VirtualDisplay, virtual_display
-from pixelpad.sim.env import GameEnv, action_space
-from pixelpad.sim.errors import (
-    DisplayError,
-    GameError,
-    GameNotFoundError,
-    ProfileError,
-    ShimBuildError,
-    SimError,
-)
-from pixelpad.sim.profiles import GameProfile, StartupInput, command_profile, list_profiles, load_profile
+from __future__ import annotations
 
-__all__ = [
-    "DisplayError",
-    "GameEnv",
-    "GameError",
-    "GameNotFoundError",
-    "GameProfile",
-    "ProfileError",
-    "ShimBuildError",
-    "SimError",
-    "StartupInput",
-    "VirtualDisplay",
-    "action_space",
-    "command_profile",
-    "list_profiles",
-    "load_profile",
-    "shim_path",
-    "virtual_display",
-]
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "GameEnv": "env",
+    "action_space": "env",
+    "GameProfile": "profiles",
+    "StartupInput": "profiles",
+    "command_profile": "profiles",
+    "list_profiles": "profiles",
+    "load_profile": "profiles",
+    "VirtualDisplay": "display",
+    "virtual_display": "display",
+    "shim_path": "build",
+    "SimError": "errors",
+    "ShimBuildError": "errors",
+    "DisplayError": "errors",
+    "ProfileError": "errors",
+    "GameError": "errors",
+    "GameNotFoundError": "errors",
+}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'pixelpad.sim' has no attribute {name!r}")
+    return getattr(importlib.import_module(f"pixelpad.sim.{_EXPORTS[name]}"), name)
