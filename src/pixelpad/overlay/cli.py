@@ -190,7 +190,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     _add_skin_sources(p)
     p.set_defaults(func=_synth)
 
-    p = commands.add_parser("locate", help="find which skin is in a video, and where")
+    p = commands.add_parser(
+        "locate",
+        help="find which skin is in a video, and where",
+        description="Find which skin is in each video, and where. Exit status 1 if some video has no overlay "
+        "(with --json: 0, and the overlay is null).",
+    )
     p.add_argument("videos", nargs="+", type=Path, metavar="VIDEO")
     p.add_argument("--features", default="sift,xfeat", help="comma-separated: sift, xfeat (default both)")
     p.add_argument(
