@@ -20,7 +20,7 @@ from sim_helpers import (
 )
 
 from pixelpad.actions import from_dict, null_action
-from pixelpad.sim import GameEnv, command_profile
+from pixelpad.sim import GameEnv, ScreenCheck, command_profile
 from pixelpad.sim.record import random_actions
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("sim-probe")]
@@ -152,5 +152,21 @@ def test_mouse_from_a_stick_and_a_button_binding(probe_game):
         obs, *_ = env.step(from_dict({"south": 1}))
         assert probe_number(obs, MOUSE_X) == x0 + 24
         assert probe_number(obs, MOUSE_BUTTONS) == 1  # left button held
+    finally:
+        env.close()
+
+
+def test_screen_check_ends_the_episode(probe_game):
+    base = command_profile(probe_game, size=PROBE_SIZE)
+    # the yellow square starts centred at x=80 and moves 2 px per frame with the right arrow
+    done = (ScreenCheck(box=(94, 78, 2, 2), color=(250, 200, 0), tolerance=8),)
+    env = GameEnv(type(base)(**{**base.__dict__, "done": done}))
+    try:
+        env.reset()
+        ends = []
+        for _ in range(8):
+            *_, terminated, _, info = env.step(from_dict({"dpad_right": 1}))
+            ends.append(terminated)
+        assert ends.index(True) >= 3 and info.get("done_check") == 0
     finally:
         env.close()

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from pixelpad.actions import from_dict, null_action
-from pixelpad.sim import GameProfile, ProfileError, command_profile, list_profiles, load_profile
+from pixelpad.sim import GameProfile, ProfileError, ScreenCheck, command_profile, list_profiles, load_profile
 from pixelpad.sim.inputs import KeyboardInput, pad_state, pressed_controls
 from pixelpad.sim.profiles import profile_from_dict
 
@@ -75,3 +75,15 @@ def test_keyboard_input_presses_and_releases_only_changes():
     k.release_all()
     assert d.calls == [([113], []), ([65], [113]), ([], [65])]
     assert np.all(null_action() == 0)
+
+
+def test_screen_check_matches_a_coloured_box():
+    check = ScreenCheck(box=(2, 1, 3, 2), color=(250, 200, 0), tolerance=10, fraction=0.9)
+    frame = np.zeros((6, 8, 3), dtype=np.uint8)
+    assert not check.matches(frame)
+    frame[1:3, 2:5] = (245, 205, 3)
+    assert check.matches(frame)
+    with pytest.raises(ProfileError, match="box"):
+        profile_from_dict({"command": ["x"], "done": [{"color": [1, 2, 3]}]}, name="t")
+    p = profile_from_dict({"command": ["x"], "done": [{"box": [0, 0, 4, 4], "color": [1, 2, 3]}]}, name="t")
+    assert p.done == (ScreenCheck((0, 0, 4, 4), (1, 2, 3)),)

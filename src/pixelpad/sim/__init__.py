@@ -1,7 +1,8 @@
 """The universal simulator: unmodified Linux games as deterministic, frame-stepped Gymnasium envs.
 
 Public names: :class:`GameEnv`, :func:`action_space`, :func:`load_profile`, :func:`list_profiles`,
-:func:`command_profile`, :class:`GameProfile`, :class:`StartupInput`, :func:`virtual_display`,
+:func:`command_profile`, :class:`GameProfile`, :class:`StartupInput`, :class:`ScreenCheck`,
+:func:`virtual_display`,
 :class:`VirtualDisplay`, :func:`shim_path`, and the errors (:class:`SimError` and subclasses).
 They are imported on first use, so ``import pixelpad.sim`` stays cheap.
 """
@@ -16,6 +17,7 @@ _EXPORTS = {
     "action_space": "env",
     "GameProfile": "profiles",
     "StartupInput": "profiles",
+    "ScreenCheck": "profiles",
     "command_profile": "profiles",
     "list_profiles": "profiles",
     "load_profile": "profiles",

@@ -149,7 +149,11 @@ class GameEnv(gym.Env):
         if not self._advance(a, during=None):
             return self._obs.copy(), 0.0, self._failed_exit, not self._failed_exit, self._info()
         self._obs = self._session.grab()
-        return self._obs.copy(), 0.0, False, False, self._info()
+        info = self._info()
+        hits = [i for i, check in enumerate(self.profile.done) if check.matches(self._obs)]
+        if hits:
+            info["done_check"] = hits[0]
+        return self._obs.copy(), 0.0, bool(hits), False, info
 
     def render(self) -> np.ndarray:
         """The last observation, RGB ``(H, W, 3)`` uint8."""

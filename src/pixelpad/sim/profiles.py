@@ -16,6 +16,9 @@ A profile is a small TOML file in ``pixelpad/sim/profiles/``. Fields (all option
 - ``files``: path (relative to the private HOME) -> text written before every start (config files
   that pick the window size, turn sound off...).
 - ``env``: extra environment variables.
+- ``done``: list of ``{box = [x, y, w, h], color = [r, g, b], tolerance = 24, fraction = 0.9}``:
+  the episode ends (``terminated``) when that much of the box is within ``tolerance`` of the colour
+  (a game-over screen, a level-complete banner).
 """
 
 from __future__ import annotations
@@ -24,6 +27,8 @@ import shlex
 import tomllib
 from dataclasses import dataclass, field
 from importlib import resources
+
+import numpy as np
 
 from pixelpad.actions import BUTTONS
 from pixelpad.sim.errors import ProfileError
@@ -44,6 +49,7 @@ _FIELDS = {
     "startup",
     "files",
     "env",
+    "done",
 }
 
 
@@ -53,6 +59,25 @@ class StartupInput:
 
     press: tuple[str, ...]
     steps: int
+
+
+@dataclass(frozen=True)
+class ScreenCheck:
+    """True on frames where ``fraction`` of ``box`` (x, y, w, h) is within ``tolerance`` of ``color``."""
+
+    box: tuple[int, int, int, int]
+    color: tuple[int, int, int]
+    tolerance: int = 24
+    fraction: float = 0.9
+
+    def matches(self, frame: np.ndarray) -> bool:
+        """``frame``: RGB uint8 ``(H, W, 3)``."""
+        x, y, w, h = self.box
+        region = frame[y : y + h, x : x + w].astype(np.int16)
+        if region.size == 0:
+            return False
+        close = (np.abs(region - np.array(self.color, dtype=np.int16)) <= self.tolerance).all(axis=-1)
+        return bool(close.mean() >= self.fraction)
 
 
 @dataclass(frozen=True)
@@ -72,6 +97,7 @@ class GameProfile:
     startup: tuple[StartupInput, ...] = ()
     files: dict[str, str] = field(default_factory=dict)
     env: dict[str, str] = field(default_factory=dict)
+    done: tuple[ScreenCheck, ...] = ()
 
     def argv(self, *, home: str) -> list[str]:
         w, h = self.size
@@ -127,7 +153,23 @@ def profile_from_dict(data: dict, *, name: str) -> GameProfile:
         startup=tuple(startup),
         files={str(k): str(v) for k, v in data.get("files", {}).items()},
         env={str(k): str(v) for k, v in data.get("env", {}).items()},
+        done=tuple(
+            _screen_check(item, f"profile {name!r} done[{i}]") for i, item in enumerate(data.get("done", []))
+        ),
     )
+
+
+def _screen_check(item: dict, where: str) -> ScreenCheck:
+    try:
+        box, color = tuple(int(v) for v in item["box"]), tuple(int(v) for v in item["color"])
+        check = ScreenCheck(box, color, int(item.get("tolerance", 24)), float(item.get("fraction", 0.9)))
+    except (KeyError, TypeError, ValueError) as err:
+        raise ProfileError(f"{where}: needs box = [x, y, w, h] and color = [r, g, b] ({err})") from err
+    if len(box) != 4 or len(color) != 3 or box[2] <= 0 or box[3] <= 0 or not 0 < check.fraction <= 1:
+        raise ProfileError(
+            f"{where}: needs box = [x, y, w, h] (w, h > 0), color = [r, g, b], 0 < fraction <= 1"
+        )
+    return check
 
 
 def list_profiles() -> list[str]:
