@@ -247,10 +247,7 @@ def _run_in_process(task: Task, seed: int) -> EpisodeResult:
 
 
 def _run_in_pool(
-    config: EvalConfig,
-    jobs: list[tuple[Task, int]],
-    results: dict[tuple[str, int], EpisodeResult],
-    bar: tqdm,
+    config: EvalConfig, jobs: list[tuple[Task, int]], record: Callable[[EpisodeResult], None]
 ) -> None:
     """Play ``jobs`` in ``config.workers`` processes.
 
@@ -266,8 +263,7 @@ def _run_in_pool(
         for future in cf.as_completed(futures):
             task, seed = futures[future]
             try:
-                results[task.name, seed] = future.result()
-                bar.update()
+                record(future.result())
             except Exception as err:
                 log.warning("%s seed %d: worker process failed (%s); retrying alone", task.name, seed, err)
                 retry.append((task, seed))
@@ -276,15 +272,16 @@ def _run_in_pool(
             1, mp_context=context, initializer=_init_process, initargs=(config,)
         ) as pool:
             try:
-                results[task.name, seed] = pool.submit(_run_in_process, task, seed).result()
+                record(pool.submit(_run_in_process, task, seed).result())
             except Exception as err:
                 message = f"worker process failed twice: {type(err).__name__}: {err}"
-                results[task.name, seed] = _error_result(config, task, seed, message)
-        bar.update()
+                record(_error_result(config, task, seed, message))
 
 
 def run_eval(config: EvalConfig, tasks: Sequence[Task], *, progress: bool = True) -> list[EpisodeResult]:
     """Play every (task, seed) episode of ``config.policy`` and write the result files.
+
+    ``episodes.jsonl`` is rewritten after every episode, so an interrupted run keeps what it played.
 
     Returns:
         the results in (task, seed) order, the order of ``episodes.jsonl``.
@@ -296,17 +293,21 @@ def run_eval(config: EvalConfig, tasks: Sequence[Task], *, progress: bool = True
     jobs = [(task, seed) for task in tasks for seed in config.seeds]
     results: dict[tuple[str, int], EpisodeResult] = {}
     bar = tqdm(total=len(jobs), desc=f"eval {config.label}", unit="episode", disable=not progress)
+
+    def record(result: EpisodeResult) -> None:
+        results[result.task, result.seed] = result
+        done = [results[t.name, s] for t, s in jobs if (t.name, s) in results]
+        write_results(folder / "episodes.jsonl", done)
+        bar.update()
+
     if config.workers == 1:
         worker = _Worker(config)
         for task, seed in jobs:
-            results[task.name, seed] = worker.run(task, seed)
-            bar.update()
+            record(worker.run(task, seed))
     else:
-        _run_in_pool(config, jobs, results, bar)
+        _run_in_pool(config, jobs, record)
     bar.close()
-    ordered = [results[task.name, seed] for task, seed in jobs]
-    write_results(folder / "episodes.jsonl", ordered)
-    return ordered
+    return [results[task.name, seed] for task, seed in jobs]
 
 
 def write_results(path: Path, results: Sequence[EpisodeResult]) -> None:
