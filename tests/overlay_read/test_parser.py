@@ -1,5 +1,6 @@
 """The parser: grid targets, save/load, and that training learns the stand-in task and resumes."""
 
+import dataclasses
 import json
 
 import numpy as np
@@ -7,7 +8,11 @@ import pytest
 import torch
 
 from pixelpad.overlay.parser import Parser, ParserError, get_preset, stick_targets
+
 from pixelpad.overlay.parser_train import STATE_NAME, TrainParserConfig, evaluate, train_parser
+
+# The tiny preset at the stand-in pairs' own size (64 x 128).
+TOY = dataclasses.replace(get_preset("tiny"), image_height=64, image_width=128)
 
 
 def test_stick_targets_expectation_is_the_value():
@@ -43,14 +48,12 @@ def test_training_beats_the_prior_and_resumes(tmp_path, pair_source):
         save_every=125,
         eval_pairs=256,
     )
-    metrics = train_parser(pair_source, get_preset("tiny"), config)
+    metrics = train_parser(pair_source, TOY, config)
     assert metrics["button_acc"] > metrics["button_acc_prior"] + 0.1
     assert metrics["stick_r2"] > 0.6
     assert metrics["visible_acc"] > 0.95
     # Resume: the saved step is picked up, only the missing steps run, weights carry over.
-    resumed = train_parser(
-        pair_source, get_preset("tiny"), TrainParserConfig(**{**config.__dict__, "steps": 260})
-    )
+    resumed = train_parser(pair_source, TOY, TrainParserConfig(**{**config.__dict__, "steps": 260}))
     steps = [json.loads(line)["step"] for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
     assert steps[-1] == 260 and steps.count(250) == 1
     assert torch.load(tmp_path / STATE_NAME, weights_only=True)["step"] == 260

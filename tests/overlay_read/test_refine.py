@@ -119,3 +119,11 @@ def test_refine_without_scaling_only_centres():
     np.testing.assert_allclose(out.scale, 1.0)
     x = out.actions[:, INDEX["left_x"]]
     np.testing.assert_allclose(x, np.clip(0.6 * true[:, INDEX["left_x"]], -1, 1), atol=0.02)
+
+
+def test_rest_position_ignores_a_stick_held_far_from_centre():
+    xy = np.zeros((100, 2), np.float32)
+    xy[:70] = [-0.7, -0.65]  # held up-left for most of a short clip
+    xy[70:] = [0.03, -0.02]
+    np.testing.assert_allclose(rest_position(xy, 0.08, max_offset=0.25), [0.03, -0.02], atol=1e-6)
+    np.testing.assert_allclose(rest_position(xy, 0.08), [-0.7, -0.65], atol=1e-6)

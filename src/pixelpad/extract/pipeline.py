@@ -265,11 +265,13 @@ class VideoExtractor:
         choice = choose(reads["template"], reads["parser"], shown)
         raw = smooth(choice.reads, cfg.smooth_window)
         raw[:, ~shown] = np.where(np.isnan(raw[:, ~shown]), np.nan, 0.0)  # absent controls: not pressed
-        # Template reads are in units of the skin's own stick range already (see RefineConfig).
+        # Template reads are in the skin's own stick geometry already: centring and scaling could
+        # only distort them (see RefineConfig); the parser's grid reads get both.
         calibrated = choice.reader in ("template", "blend")
-        refined = refine(
-            raw, dataclasses.replace(cfg.refine, scale_sticks=cfg.refine.scale_sticks and not calibrated)
-        )
+        refine_config = cfg.refine
+        if calibrated:
+            refine_config = dataclasses.replace(refine_config, centre_sticks=False, scale_sticks=False)
+        refined = refine(raw, refine_config)
         details.update({
             "reader": choice.reader, **{k: round(v, 4) for k, v in choice.scores.items()},
             "density": round(refined.density, 4), "centre": refined.centre.round(4).tolist(),

@@ -81,6 +81,14 @@ PRESETS: dict[str, ParserConfig] = {
         image_height=48,
         image_width=160,
     ),
+    # A short CPU run on a narrowed task (one layout, few colourways): tiny widths at full resolution.
+    "small": ParserConfig(
+        hidden_sizes=(16, 32, 64, 128),
+        depths=(1, 1, 1, 1),
+        num_attention_heads=(1, 1, 2, 4),
+        neck_channels=64,
+        head_hidden=256,
+    ),
     "b0": ParserConfig(),
     # The full SegFormer neck: fuses the 1/4 stage at 256 channels (≈ 16 pairs/s on one CPU thread).
     # (Both speeds were measured at 128 x 256, the same number of pixels as 96 x 320 within 7 %.)

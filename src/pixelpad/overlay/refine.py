@@ -38,6 +38,10 @@ STICK_PAIRS: tuple[tuple[int, int], ...] = (
 class RefineConfig:
     """How per-video actions are refined and filtered (defaults follow the NitroGen paper)."""
 
+    # Centre each stick on its rest position, looked for within max_centre_offset of (0, 0): a
+    # player who holds a stick for most of a short clip must not move the centre there.
+    centre_sticks: bool = True
+    max_centre_offset: float = 0.25
     # Half-width of the bins of the 2-D histogram whose densest cell is taken as "at rest".
     rest_radius: float = 0.08
     # Scale each centred axis so its percentile of |value| maps to 1. A reader calibrated to the
@@ -88,20 +92,22 @@ def _check_raw(raw: np.ndarray) -> np.ndarray:
     return arr
 
 
-def rest_position(xy: np.ndarray, radius: float) -> np.ndarray:
+def rest_position(xy: np.ndarray, radius: float, max_offset: float = np.inf) -> np.ndarray:
     """The position a stick rests at: the mean of the readings in the densest ``2·radius`` cell.
 
     Args:
         xy: ``(N, 2)`` raw stick readings (NaN rows are ignored).
         radius: half-width of the histogram cells.
+        max_offset: only readings within this distance (per axis) of (0, 0) are considered.
 
     Returns:
-        ``(2,)`` the rest position; ``(0, 0)`` when there is no finite reading.
+        ``(2,)`` the rest position; ``(0, 0)`` when there is no finite reading in range.
 
     Sticks spend most of a video at rest, so the densest cell is the rest position even when
     the stick is pushed a third of the time; the plain median would be pulled towards the pushes.
     """
     pts = xy[np.isfinite(xy).all(axis=1)]
+    pts = pts[(np.abs(pts) <= max_offset).all(axis=1)]
     if len(pts) == 0:
         return np.zeros(2, dtype=np.float32)
     cells = np.floor(pts / (2 * radius)).astype(np.int64)
@@ -127,7 +133,8 @@ def normalise_sticks(raw: np.ndarray, config: RefineConfig = RefineConfig()) -> 
     scale = np.ones((2, 2), dtype=np.float32)
     for s, cols in enumerate(STICK_PAIRS):
         xy = arr[:, list(cols)]
-        centre[s] = rest_position(xy, config.rest_radius)
+        if config.centre_sticks:
+            centre[s] = rest_position(xy, config.rest_radius, config.max_centre_offset)
         centred = xy - centre[s]
         for a in range(2 if config.scale_sticks else 0):
             finite = np.abs(centred[np.isfinite(centred[:, a]), a])
