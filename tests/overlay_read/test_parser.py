@@ -8,7 +8,6 @@ import pytest
 import torch
 
 from pixelpad.overlay.parser import Parser, ParserError, get_preset, stick_targets
-
 from pixelpad.overlay.parser_train import STATE_NAME, TrainParserConfig, evaluate, train_parser
 
 # The tiny preset at the stand-in pairs' own size (64 x 128).
