@@ -27,8 +27,15 @@ def _children() -> set[int]:
     return out
 
 
-def _our_shm() -> set[str]:
-    return {n for n in os.listdir("/dev/shm") if n.startswith(f"pixelpad-{os.getpid()}-")}
+def _clock_pages() -> list[str]:
+    """The clock pages (memfds) this process still holds."""
+    links = []
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            links.append(os.readlink(f"/proc/self/fd/{fd}"))
+        except OSError:
+            continue
+    return [link for link in links if "pixelpad-clock" in link]
 
 
 def test_bad_arguments():
@@ -68,7 +75,12 @@ def test_game_that_never_draws():
 
 def test_display_that_cannot_start(monkeypatch, tmp_path):
     monkeypatch.setenv("PATH", str(tmp_path))  # no Xvfb here
-    with pytest.raises(DisplayError, match="Xvfb"), virtual_display((64, 48)):
+    with pytest.raises(DisplayError, match="not installed"), virtual_display((64, 48)):
+        pass
+    fake = tmp_path / "Xvfb"  # an X server that fails at once
+    fake.write_text("#!/bin/sh\necho 'no screens found' >&2\nexit 1\n")
+    fake.chmod(0o755)
+    with pytest.raises(DisplayError, match="no screens found"), virtual_display((64, 48)):
         pass
 
 
@@ -95,7 +107,7 @@ def test_hundred_resets_leak_nothing(probe_game):
     assert len(_children() - children_before) == 2  # the X server and the game, nothing else
     env.close()
     assert _children() == children_before
-    assert not _our_shm()
+    assert not _clock_pages()
     assert len(os.listdir("/proc/self/fd")) == fds_before
 
 

@@ -1,19 +1,21 @@
 """The controller's side of the virtual clock: a shared page the shim maps into the game.
 
+The page is an anonymous memory file (``memfd``) that the game opens by its ``/proc`` path
+(``PIXELPAD_SHM``), so no shared-memory file is ever left behind.
+
 The page layout mirrors ``shim/pixelpad_shim.h`` (offsets below). Only the controller writes the
-time; it advances it and wakes every parked game thread with one futex wake on ``seq``. Game
-threads publish in their slot whether they are parked waiting for virtual time, which advance they
-saw, and their deadline -- enough for :mod:`pixelpad.sim.quiesce` to know they are idle and for exact
-mode to find the next timer deadline.
+time. Game threads publish in their slot that they are parked, on what (a deadline, or any advance
+for a thread caught spinning on the clock) and a ticket (the order they parked in). A parked thread
+leaves only when released: :meth:`VirtualClock.due` lists the threads whose wait is over, in
+(deadline, ticket) order, and the stepper releases them one at a time, waiting for quiescence in
+between, so threads that wake at the same virtual instant always run in the same order.
 """
 
 from __future__ import annotations
 
-import contextlib
 import ctypes
 import mmap
 import os
-import secrets
 import struct
 
 import numpy as np
@@ -56,13 +58,16 @@ class VirtualClock:
     """
 
     def __init__(self, *, busy_limit: int = 2000, seed: int = 0, real_time: bool = False) -> None:
-        self.path = f"/dev/shm/pixelpad-{os.getpid()}-{secrets.token_hex(4)}"
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
+        # An anonymous memory file: nothing in /dev/shm to leak, whatever kills this process. The
+        # game opens it through this process's fd table while this process lives.
+        self._fd = os.memfd_create("pixelpad-clock", os.MFD_CLOEXEC)
+        self.path = f"/proc/{os.getpid()}/fd/{self._fd}"
         try:
-            os.ftruncate(fd, SHM_SIZE)
-            self._mm = mmap.mmap(fd, SHM_SIZE)
-        finally:
-            os.close(fd)
+            os.ftruncate(self._fd, SHM_SIZE)
+            self._mm = mmap.mmap(self._fd, SHM_SIZE)
+        except BaseException:
+            os.close(self._fd)
+            raise
         struct.pack_into("<IIIi", self._mm, 0, MAGIC, VERSION, 0, os.getpid())
         struct.pack_into("<I", self._mm, OFF_BUSY, busy_limit)
         struct.pack_into("<Q", self._mm, OFF_SEED, seed & (2**64 - 1))
@@ -148,13 +153,12 @@ class VirtualClock:
 
     # ------------------------------------------------------------------ lifetime
     def close(self) -> None:
-        """Unmap and remove the page (idempotent)."""
+        """Unmap and release the page (idempotent); a game still running keeps its own mapping."""
         if self._mm.closed:
             return
         del self._slots, self._seq_ref
         self._mm.close()
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(self.path)
+        os.close(self._fd)
 
     def __enter__(self) -> VirtualClock:
         return self

@@ -14,6 +14,7 @@ import select
 import subprocess
 import tempfile
 import time
+import weakref
 from collections.abc import Iterable, Iterator
 
 import numpy as np
@@ -28,6 +29,8 @@ class VirtualDisplay:
 
     def __init__(self, size: tuple[int, int], *, start_timeout_s: float = 20.0) -> None:
         self.size = size
+        self._x = None
+        self._capture = None
         self._log = tempfile.NamedTemporaryFile(prefix="pixelpad-xvfb-", suffix=".log", delete=False)  # noqa: SIM115
         read_fd, write_fd = os.pipe()
         cmd = [
@@ -47,13 +50,13 @@ class VirtualDisplay:
         finally:
             with contextlib.suppress(OSError):
                 os.close(write_fd)
+        # Stop the server even if the owner never calls close() (garbage collection, interpreter exit).
+        self._finalizer = weakref.finalize(self, _stop_server, self._proc)
         try:
             number = self._read_display_number(read_fd, start_timeout_s)
         finally:
             os.close(read_fd)
         self.name = f":{number}"
-        self._x = None
-        self._capture = None
         try:
             from Xlib import X, display
 
@@ -70,13 +73,11 @@ class VirtualDisplay:
         while not data.endswith(b"\n"):
             left = deadline - time.monotonic()
             ready, _, _ = select.select([fd], [], [], max(left, 0))
-            if not ready or self._proc.poll() is not None:
-                self.close()
-                raise DisplayError(f"Xvfb did not start: {self.log_tail()}")
-            chunk = os.read(fd, 64)
+            chunk = os.read(fd, 64) if ready else b""
             if not chunk:
+                message = f"Xvfb did not start (display size {self.size}): {self.log_tail() or 'no output'}"
                 self.close()
-                raise DisplayError(f"Xvfb exited at start: {self.log_tail()}")
+                raise DisplayError(message)
             data += chunk
         return int(data.strip())
 
@@ -166,13 +167,7 @@ class VirtualDisplay:
             with contextlib.suppress(Exception):
                 self._x.close()
             self._x = None
-        if self._proc.poll() is None:
-            self._proc.terminate()
-            try:
-                self._proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self._proc.kill()
-                self._proc.wait()
+        self._finalizer()
         self._log.close()
         with contextlib.suppress(FileNotFoundError):
             os.unlink(self._log.name)
@@ -182,6 +177,16 @@ class VirtualDisplay:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _stop_server(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
 
 
 @contextlib.contextmanager
