@@ -21,6 +21,9 @@ def toy_run(tmp_path_factory):
     return root, run_demo(root, DemoConfig.toy(), echo=lambda _: None)
 
 
+# The toy run starts ten game processes: about two minutes on two idle cores, far more on a shared one.
+@pytest.mark.slow
+@pytest.mark.timeout(1800)
 def test_demo_chain_at_toy_size(toy_run):
     root, summaries = toy_run
     videos = {v["task"]: v for v in summaries["record"]["videos"]}
@@ -45,6 +48,8 @@ def test_demo_chain_at_toy_size(toy_run):
     assert "| supertux-finish |" in report
 
 
+@pytest.mark.slow
+@pytest.mark.timeout(1800)
 def test_transfer_study_on_the_toy_run(toy_run, tmp_path):
     root, _ = toy_run
     result = run_study(tmp_path, StudyConfig.toy(str(root)), echo=lambda _: None)

@@ -132,8 +132,11 @@ def extract_stage(config: DemoConfig) -> Callable[[Path, Done], dict[str, Any]]:
             videos = [r["video"] for r in rows]
             root = run_extract(videos, skins, folder / game, game=game, fps=config.fps, frame_size=frame_size,
                                workers=config.workers)  # fmt: skip
-            scored = pairs(root)
-            datasets[game], per_game[game] = str(root), {**score(scored), "videos": outcomes(root)}
+            videos_done = outcomes(root)
+            scored = pairs(root) if videos_done["done"] else []
+            per_game[game] = {**score(scored), "videos": videos_done}
+            if scored:  # a game none of whose videos gave an episode has no dataset to train on
+                datasets[game] = str(root)
             everything += scored
         if not any(s["episodes"] for s in per_game.values()):
             return {"missing": "extraction produced no episodes", "per_game": per_game}
@@ -146,7 +149,7 @@ def train_policy(
     data: tuple[str, ...], out: Path, config: DemoConfig, *, steps: int, init_from: str | None = None,
     seed: int = 0,
 ) -> dict[str, Any]:  # fmt: skip
-    """Behaviour cloning (or fine-tuning from ``init_from``) of ``config.preset`` on ``data``; resumes
+    """Behaviour cloning (or fine-tuning from ``init_from``) of ``config.policy_preset`` on ``data``; resumes
     a run interrupted in ``out``. Returns the run, its policy export and final metrics."""
     from pixelpad.train import TrainConfig, latest_checkpoint, make_report, train
 
