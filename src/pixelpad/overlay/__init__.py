@@ -11,7 +11,11 @@ Public names (imported lazily, so ``import pixelpad.overlay`` stays cheap):
   :func:`procedural_footage`, :func:`record_game`, :func:`video_footage`;
 * parser training data -- :class:`PairGenerator`, :class:`PairConfig`, :class:`Pair`;
 * localisation -- :class:`TemplateBank`, :func:`locate`, :func:`locate_frames`,
-  :class:`LocateConfig`, :class:`Location`.
+  :class:`LocateConfig`, :class:`Location`;
+* reading -- :class:`TemplateReader` (known skin, no training), :class:`Parser` /
+  :class:`ParserConfig` / :func:`train_parser` / :class:`TrainParserConfig` / :class:`GeneratorSource`
+  (learned, any skin), :func:`choose` (per-video reader choice), :func:`smooth`, :func:`refine` /
+  :class:`RefineConfig` (stick normalisation, null and chunk filters, action density).
 """
 
 from __future__ import annotations
@@ -30,6 +34,10 @@ _EXPORTS = {
     "PairGenerator": "pairs", "PairConfig": "pairs", "Pair": "pairs",
     "TemplateBank": "bank",
     "locate": "locate", "locate_frames": "locate", "LocateConfig": "locate", "Location": "locate",
+    "TemplateReader": "template_reader", "TemplateReaderConfig": "template_reader",
+    "Parser": "parser", "ParserConfig": "parser", "train_parser": "parser_train",
+    "TrainParserConfig": "parser_train", "GeneratorSource": "parser_data", "choose": "reader_choice",
+    "smooth": "smoothing", "refine": "refine", "RefineConfig": "refine", "Refined": "refine",
 }  # fmt: skip
 
 __all__ = sorted(_EXPORTS)
