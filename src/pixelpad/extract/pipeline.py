@@ -168,16 +168,20 @@ class VideoExtractor:
         if info.duration > cfg.max_hours * 3600:
             return {"status": FAILED, "reason": f"too long: {info.duration / 3600:.1f} h > {cfg.max_hours} h "
                     "(raise --max-hours or split the video)"}  # fmt: skip
+        started = time.perf_counter()
         location = locate(task["path"], self.bank, LocateConfig(kinds=cfg.features))
+        locate_s = time.perf_counter() - started
         if location is None:
             return {"status": NO_OVERLAY, "reason": "no known skin found in the sampled frames"}
         skin = self.skins[location.skin]
         details: dict[str, Any] = {
             "skin": skin.name, "box": list(location.box), "locate_confidence": round(location.confidence, 4),
             "locate_support": round(location.support, 4), "source_fps": info.fps,
-            "source_size": [info.height, info.width],
+            "source_size": [info.height, info.width], "locate_seconds": round(locate_s, 3),
         }  # fmt: skip
+        started = time.perf_counter()
         reads = self._read(task, info, location, skin)
+        details["read_seconds"] = round(time.perf_counter() - started, 3)
         details.update(reads.pop("details"))
         if reads["num_frames"] == 0:
             return {"status": FAILED, "reason": "no frame could be decoded", "details": details}

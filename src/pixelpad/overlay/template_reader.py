@@ -110,7 +110,7 @@ class _StickGroup:
     clicked: np.ndarray  # (K,) bool
     steps: int
     click: str | None
-    coarse: np.ndarray  # (K',) indices of every other offset in each plane, for the coarse pass
+    coarse: np.ndarray  # (K',) indices of every other offset of the unclicked plane, for the coarse pass
 
 
 def _crop(image: np.ndarray, box: Box) -> np.ndarray:
@@ -289,8 +289,7 @@ class TemplateReader:
         return _StickGroup(
             side, box, *_centre_rows(renders.reshape(len(actions), -1)),
             np.tile(offsets, (len(presses), 1)), np.repeat(np.array(presses), len(offsets)), n, click,
-            np.flatnonzero(np.tile(((np.arange(n)[:, None] % 2 == 0) & (np.arange(n) % 2 == 0)).ravel(),
-                                   len(presses))),
+            np.flatnonzero(((np.arange(n)[:, None] % 2 == 0) & (np.arange(n) % 2 == 0)).ravel()),
         )  # fmt: skip
 
     def read_warped(self, overlay: np.ndarray) -> tuple[np.ndarray, float]:
@@ -321,8 +320,9 @@ class TemplateReader:
     def _read_stick(self, s: _StickGroup, patch: np.ndarray) -> tuple[float, float, float]:
         """(x, y, click probability) of one stick: coarse grid first, then the best one's neighbours.
 
-        The coarse pass fits every other offset (a quarter of the templates), the fine pass the 5 x 5
-        offsets around the coarse winner; a parabola through the winner's neighbours gives sub-steps.
+        The coarse pass fits every other offset of the unclicked cap (the cap moves the same way when
+        clicked), the fine pass the 5 x 5 offsets around the coarse winner, clicked and not; a
+        parabola through the winner's neighbours gives sub-steps.
         """
         n = s.steps
         fit = np.full(len(s.templates), np.inf, np.float32)
@@ -333,7 +333,8 @@ class TemplateReader:
         row, col = divmod(best % (n * n), n)
         rows = np.arange(max(row - 2, 0), min(row + 3, n))
         cols = np.arange(max(col - 2, 0), min(col + 3, n))
-        fine = (plane_of[best] * n * n + rows[:, None] * n + cols[None, :]).ravel()
+        planes = np.arange(len(fit) // (n * n))
+        fine = (planes[:, None, None] * n * n + rows[None, :, None] * n + cols[None, None, :]).ravel()
         fit[fine] = self._fit(s.templates[fine], s.variance[fine], patch)
         best = int(np.argmin(fit))
         plane = -fit[plane_of[best] * n * n : (plane_of[best] + 1) * n * n].reshape(n, n)
