@@ -101,7 +101,11 @@ def test_ray_engine_writes_the_same_episodes_as_local(tmp_path, skin_dirs, video
     by_segment = {(e["video_id"], tuple(e["extra"]["segment"])): e["index"] for e in ray.episodes}
     for episode in local.episodes:
         other = by_segment[(episode["video_id"], tuple(episode["extra"]["segment"]))]
-        np.testing.assert_array_equal(local.actions(episode["index"]), ray.actions(other))
+        a, b = local.actions(episode["index"]), ray.actions(other)
+        np.testing.assert_array_equal(a[:, BUTTON_SLICE], b[:, BUTTON_SLICE])
+        # Localisation matches features with approximate nearest neighbours (FLANN's randomised
+        # trees), so the affine, and the sticks read through it, may move by a hair between processes.
+        np.testing.assert_allclose(a[:, AXIS_SLICE], b[:, AXIS_SLICE], atol=0.02)
         np.testing.assert_array_equal(local.frames(episode["index"], 0, 8), ray.frames(other, 0, 8))
 
 

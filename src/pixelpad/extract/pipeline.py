@@ -138,6 +138,7 @@ class VideoExtractor:
         self.config = ExtractConfig.from_json(config) if isinstance(config, str) else config
         skins = load_skins(self.config.skins)
         self.skins = {s.name: s for s in skins}
+        cv2.setRNGSeed(0)  # FLANN's random trees: the same index in every process
         self.bank = TemplateBank(skins, kinds=self.config.features, progress=False)
         self.parser = None
         if self.config.parser and self.config.reader in ("auto", "parser"):
@@ -149,6 +150,9 @@ class VideoExtractor:
     def __call__(self, task: dict[str, Any]) -> dict[str, Any]:
         start = time.perf_counter()
         base = {"video_id": task["video_id"], "path": task["path"]}
+        # RANSAC draws from OpenCV's global generator: seed it so a video's result does not depend on
+        # which videos this process handled before (the engines must agree episode for episode).
+        cv2.setRNGSeed(0)
         try:
             result = self._process(task)
         except PixelpadError as err:
