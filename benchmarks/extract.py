@@ -28,9 +28,9 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 import numpy as np
 import torch
 
-from pixelpad.actions import AXIS_SLICE, BUTTON_SLICE
+from pixelpad.actions import AXIS_SLICE, BUTTON_SLICE, INDEX
 from pixelpad.extract.pipeline import ExtractConfig, VideoExtractor, make_task
-from pixelpad.overlay.composite import random_placement
+from pixelpad.overlay.composite import place, random_placement
 from pixelpad.overlay.footage import procedural_footage, record_game
 from pixelpad.overlay.library import default_skins_dir, load_skins
 from pixelpad.overlay.refine import RefineConfig
@@ -65,16 +65,33 @@ def make_videos(root: Path, n: int, frames: int, seed: int) -> list[Path]:
     return videos
 
 
-def scores(pairs: list[tuple[np.ndarray, GroundTruth]]) -> tuple[float, float]:
-    """Pooled button frame accuracy and stick R² over the shown controls of every video."""
+def rendered(truth: GroundTruth, skins: dict) -> np.ndarray:
+    """The truth as the video shows it: stick offsets rounded to whole pixels of the placed skin.
+
+    A small overlay moves its cap in steps of 1 / (range in pixels) axis units (0.3 at scale 0.5),
+    which caps any reader's R² against the continuous truth; this separates that from reading error.
+    """
+    scaled, _ = place(skins[truth.skin], (360, 640), truth.placement)
+    out = truth.actions.copy()
+    for side, geometry in scaled.sticks().items():
+        for axis, r in zip(("x", "y"), geometry.range, strict=True):
+            col = INDEX[f"{side}_{axis}"]
+            out[:, col] = np.round(out[:, col] * r) / r if r else out[:, col]
+    return out
+
+
+def scores(pairs: list[tuple[np.ndarray, GroundTruth]], skins: dict | None = None) -> tuple[float, float]:
+    """Pooled button frame accuracy and stick R² over the shown controls of every video (against the
+    rendered truth when ``skins`` is given)."""
     hits, cells, resid, total = 0, 0, 0.0, 0.0
     for actions, truth in pairs:
+        true_actions = truth.actions if skins is None else rendered(truth, skins)
         shown = truth.mask()
         b = shown[BUTTON_SLICE]
         same = (actions[:, BUTTON_SLICE] > 0.5) == (truth.actions[:, BUTTON_SLICE] > 0.5)
         hits, cells = hits + int(same[:, b].sum()), cells + int(same[:, b].size)
         s = shown[AXIS_SLICE]
-        pred, true = actions[:, AXIS_SLICE][:, s], truth.actions[:, AXIS_SLICE][:, s]
+        pred, true = actions[:, AXIS_SLICE][:, s], true_actions[:, AXIS_SLICE][:, s]
         resid += float(((pred - true) ** 2).sum())
         total += float(((true - true.mean(0)) ** 2).sum())
     return hits / max(cells, 1), 1 - resid / max(total, 1e-9)
@@ -103,9 +120,15 @@ def run_reader(videos: list[Path], out: Path, reader: str, parser: str | None) -
         read_frames += truth.num_frames
         wrong_skin += result["details"]["skin"] != truth.skin
         pairs.append((np.load(Path(result["spool"]) / "actions.npy"), truth))
+        if len(pairs) % 10 == 0:
+            accuracy, r2 = scores(pairs)
+            print(
+                f"  {reader}: {len(pairs)} videos, button acc {accuracy:.4f}, stick R2 {r2:.4f}", flush=True
+            )
     accuracy, r2 = scores(pairs)
-    return {"reader": reader, "accuracy": accuracy, "r2": r2, "fps": frames / seconds, "setup_s": setup,
-            "read_fps": read_frames / max(read_seconds, 1e-9),
+    r2_rendered = scores(pairs, {s.name: s for s in load_skins([default_skins_dir()])})[1]
+    return {"reader": reader, "accuracy": accuracy, "r2": r2, "r2_rendered": r2_rendered,
+            "fps": frames / seconds, "setup_s": setup, "read_fps": read_frames / max(read_seconds, 1e-9),
             "located": located, "wrong_skin": wrong_skin}  # fmt: skip
 
 
@@ -138,21 +161,30 @@ def main() -> None:
     print(f"\n{args.videos} synthetic videos x {args.frames} frames")
     print("(real skins, bitrates 1-6 Mbps, scale 0.5-1.5, opacity 0.5-1, random corner)")
     print(f"bare decode: {bare:.1f} frames/s")
-    header = ("reader", "button acc", "stick R2", "located", "pipeline fps", "fps ratio")
-    print(
-        f"{header[0]:9s} {header[1]:>10s} {header[2]:>9s} {header[3]:>8s} {header[4]:>13s} {header[5]:>10s}"
+    names = (
+        "reader",
+        "button acc",
+        "stick R2",
+        "(rendered)",
+        "located",
+        "pipeline fps",
+        "ratio",
+        "read ratio",
     )
+    widths = (9, 10, 9, 10, 8, 13, 7, 11)
+    print(" ".join(f"{n:>{w}s}" for n, w in zip(names, widths, strict=True)))
     for row in rows:
-        located = f"{row['located']}/{args.videos}"
-        ratio = row["fps"] / bare
-        print(f"{row['reader']:9s} {row['accuracy']:10.4f} {row['r2']:9.4f} {located:>8s} {row['fps']:13.1f} "
-              f"{ratio:10.3f} {row['read_fps'] / bare:16.3f}   (setup {row['setup_s']:.1f} s, "
-              f"{row['wrong_skin']} wrong skin)")  # fmt: skip
-    print(
-        "fps ratio: whole pipeline (locate + read + refine) / bare decode; read-pass ratio: without locate,"
-    )
-    print("which samples 25 frames per video whatever its length (the steady state of long videos)")
-    print("goals: stick R2 >= 0.90, button accuracy >= 0.98, fps ratio >= 0.5 (template reader, CPU)")
+        values = (
+            row["reader"], f"{row['accuracy']:.4f}", f"{row['r2']:.4f}", f"{row['r2_rendered']:.4f}",
+            f"{row['located']}/{args.videos}", f"{row['fps']:.1f}", f"{row['fps'] / bare:.3f}",
+            f"{row['read_fps'] / bare:.3f}",
+        )  # fmt: skip
+        print(" ".join(f"{v:>{w}s}" for v, w in zip(values, widths, strict=True)), end="")
+        print(f"   (setup {row['setup_s']:.1f} s, {row['wrong_skin']} wrong skin)")
+    print("stick R2 (rendered): against the cap positions the video shows (whole pixels of the placed skin)")
+    print("ratio: pipeline (locate + read + refine) frames/s / bare decode frames/s; read ratio: the same")
+    print("without locate, which samples 25 frames per video whatever its length (long videos' steady state)")
+    print("goals: stick R2 >= 0.90, button accuracy >= 0.98, ratio >= 0.5 (template reader, CPU)")
 
 
 if __name__ == "__main__":
