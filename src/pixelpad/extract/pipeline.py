@@ -198,7 +198,9 @@ class VideoExtractor:
 
         cfg = self.config
         use_template = cfg.reader in ("auto", "template")
+        started = time.perf_counter()
         template = TemplateReader(skin, native_affine(location.affine, skin.size)) if use_template else None
+        setup_s = time.perf_counter() - started
         wanted = resample_indices(info.num_frames, info.fps, cfg.fps)
         t_reads, t_vis, p_images, p_reads, p_vis = [], [], [], [], []
         pair_crop = (
@@ -248,7 +250,8 @@ class VideoExtractor:
             "parser": (np.concatenate(p_reads).reshape(-1, ACTION_DIM), np.concatenate(p_vis))
             if p_reads else None,
             "spool": spool.path,
-            "details": {"frames": n, "stored_box": list(masked_box) if masked_box else None,
+            "details": {"frames": n, "reader_setup_seconds": round(setup_s, 3),
+                        "stored_box": list(masked_box) if masked_box else None,
                         "unreadable_controls": list(template.unreadable) if template else []},
         }  # fmt: skip
 
