@@ -4,15 +4,17 @@ from pixelpad.eval.games.chromium_bsu import ScoreAtLeast, lives
 
 
 @pytest.mark.parametrize(
-    ("fixture", "at_least_1000", "at_least_10000"),
+    ("fixture", "at_least_100", "at_least_1000", "at_least_10000"),
     [
-        ("chromium_score_0", False, False),
-        ("chromium_score_5300", True, False),
-        ("chromium_score_15300", True, True),
+        ("chromium_score_0", False, False, False),
+        ("chromium_score_75", False, False, False),
+        ("chromium_score_5300", True, True, False),
+        ("chromium_score_15300", True, True, True),
     ],
 )
-def test_score_read_off_the_hud(frame, fixture, at_least_1000, at_least_10000):
+def test_score_read_off_the_hud(frame, fixture, at_least_100, at_least_1000, at_least_10000):
     image = frame(fixture)
+    assert ScoreAtLeast(2)(image, {}) is at_least_100
     assert ScoreAtLeast(3)(image, {}) is at_least_1000
     assert ScoreAtLeast(4)(image, {}) is at_least_10000
 

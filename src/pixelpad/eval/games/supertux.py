@@ -188,12 +188,12 @@ TASKS = (
         name="supertux-finish",
         game="supertux",
         category="navigation",
-        description="From beside the last ice block, reach the end of Welcome to Antarctica within 15 s "
-        "(the statistics panel appears).",
+        description="From before the last ice block, climb over it and reach the end of Welcome to "
+        "Antarctica within 15 s (the statistics panel appears).",
         time_limit_s=15.0,
         check=PanelShown(),
         demonstrator=WalkAndJump,
-        command=_command(8750),
+        command=_command(8150, 400),
     ),
     Task(
         name="supertux-secret",
