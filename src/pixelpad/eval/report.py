@@ -133,7 +133,7 @@ def bar_chart(summary: Summary, path: Path) -> None:
     ax.set_xticks(np.arange(n_tasks), summary.task_names, rotation=35, ha="right", fontsize=8)
     ax.set_ylim(0, 1.05)
     ax.set_ylabel("success rate (95 % CI)")
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
