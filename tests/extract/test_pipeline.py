@@ -120,6 +120,8 @@ def test_auto_mode_distrusts_an_untrained_parser(skin_dirs, video_batch, tmp_pat
     result = VideoExtractor(config)(make_task(video_batch["pc360"]))
     assert result["status"] == "done", result["reason"]
     assert result["details"]["reader"] == "template"
-    assert result["details"]["agreement"] < 0.97 and "parser_confidence" in result["details"]
+    # An untrained parser is unsure the overlay is there (its reads are dropped: agreement NaN) or
+    # disagrees with the template reader; either way it is not trusted.
+    assert result["details"]["parser_confidence"] < 0.8 or result["details"]["agreement"] < 0.97
     acc, _ = _scores(np.load(Path(result["spool"]) / "actions.npy"), GroundTruth.load(video_batch["pc360"]))
     assert acc >= 0.98
