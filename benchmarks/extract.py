@@ -106,6 +106,7 @@ def run_reader(videos: list[Path], out: Path, reader: str, parser: str | None) -
     extractor = VideoExtractor(config)
     setup = time.perf_counter() - t0
     pairs, seconds, frames, located, wrong_skin, read_seconds, read_frames = [], 0.0, 0, 0, 0, 0.0, 0
+    right: list[bool] = []  # per video: did localisation name the right skin (colourway)?
     for video in videos:
         t0 = time.perf_counter()
         result = extractor(make_task(video))
@@ -114,8 +115,10 @@ def run_reader(videos: list[Path], out: Path, reader: str, parser: str | None) -
         frames += truth.num_frames
         if result["status"] != "done":
             pairs.append((np.zeros_like(truth.actions), truth))  # a miss counts as reading nothing
+            right.append(False)
             continue
         located += 1
+        right.append(result["details"]["skin"] == truth.skin)
         read_seconds += result["details"]["read_seconds"] - result["details"]["reader_setup_seconds"]
         read_frames += truth.num_frames
         wrong_skin += result["details"]["skin"] != truth.skin
@@ -126,10 +129,12 @@ def run_reader(videos: list[Path], out: Path, reader: str, parser: str | None) -
                 f"  {reader}: {len(pairs)} videos, button acc {accuracy:.4f}, stick R2 {r2:.4f}", flush=True
             )
     accuracy, r2 = scores(pairs)
+    located_pairs = [p for p, ok in zip(pairs, right, strict=True) if ok]
+    right_skin = scores(located_pairs) if located_pairs else (float("nan"), float("nan"))
     r2_rendered = scores(pairs, {s.name: s for s in load_skins([default_skins_dir()])})[1]
     return {"reader": reader, "accuracy": accuracy, "r2": r2, "r2_rendered": r2_rendered,
             "fps": frames / seconds, "setup_s": setup, "read_fps": read_frames / max(read_seconds, 1e-9),
-            "located": located, "wrong_skin": wrong_skin}  # fmt: skip
+            "located": located, "wrong_skin": wrong_skin, "right_skin": right_skin}  # fmt: skip
 
 
 def decode_fps(videos: list[Path]) -> float:
@@ -181,6 +186,8 @@ def main() -> None:
         )  # fmt: skip
         print(" ".join(f"{v:>{w}s}" for v, w in zip(values, widths, strict=True)), end="")
         print(f"   (setup {row['setup_s']:.1f} s, {row['wrong_skin']} wrong skin)")
+        acc, r2 = row["right_skin"]
+        print(f"{'':9s} {acc:10.4f} {r2:9.4f}   on the videos whose skin (colourway) was located right")
     print("stick R2 (rendered): against the cap positions the video shows (whole pixels of the placed skin)")
     print("ratio: pipeline (locate + read + refine) frames/s / bare decode frames/s; read ratio: the same")
     print(
