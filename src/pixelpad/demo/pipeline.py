@@ -42,7 +42,7 @@ class DemoConfig:
     """Every size of the demo. The defaults run in well under an hour on 2 CPU cores; :meth:`toy`
     runs each stage in seconds (tests), :meth:`named` picks one by name."""
 
-    tasks: tuple[str, ...] = ("chromium-score-1000", "supertux-finish", "neverball-coin")
+    tasks: tuple[str, ...] = ("chromium-score-100", "supertux-finish", "neverball-coin")
     record_seeds: tuple[int, ...] = tuple(range(100, 106))  # demonstrations recorded per task
     eval_seeds: tuple[int, ...] = tuple(range(5))  # evaluation episodes per task and policy
     video_size: tuple[int, int] = (360, 480)  # (H, W) of the recorded videos
@@ -69,7 +69,7 @@ class DemoConfig:
         """Two short tasks of two games, one seed, a few training steps: every stage in seconds."""
         return cls(
             tasks=("supertux-finish", "neverball-coin"), record_seeds=(100,), eval_seeds=(0,),
-            video_size=(240, 320), time_limit_s=2.0, train_steps=3, batch_size=4, warmup_steps=1, val_every=0,
+            video_size=(240, 320), time_limit_s=5.0, train_steps=3, batch_size=4, warmup_steps=1, val_every=0,
             val_fraction=0.0, baselines=("noop",), workers=1, skins=("nintendospy",),
         )  # fmt: skip
 

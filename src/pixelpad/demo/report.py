@@ -26,9 +26,10 @@ def _num(value: float | None, digits: int = 3) -> str:
 def _rate(cell: dict[str, Any] | None) -> str:
     if cell is None:
         return "–"
+    tts = cell.get("mean_time_to_success_s")
     return (
         f"{cell['rate']:.0%} [{cell['low'] * 100:.0f}–{cell['high'] * 100:.0f}] "
-        f"({cell['successes']}/{cell['episodes']})"
+        f"({cell['successes']}/{cell['episodes']})" + ("" if tts is None else f", {tts:.1f} s")
     )
 
 
@@ -130,8 +131,8 @@ def _eval_section(root: Path, evaluation: dict[str, Any]) -> list[str]:
     names = ["policy (trained)" if p == label else p for p in policies]
     lines = [
         "## 4. Playing the tasks\n",
-        "Success rate [95 % Wilson interval] (successes/episodes). The demonstrator's column is its "
-        "recorded episodes (other seeds, the same task checks).\n",
+        "Success rate [95 % Wilson interval] (successes/episodes), mean virtual time to success. The "
+        "demonstrator's column is its recorded episodes (other seeds, the same task checks).\n",
         "| task | " + " | ".join(names) + " |",
         "|---|" + "---|" * len(policies),
     ]

@@ -140,28 +140,31 @@ def study_stages(config: StudyConfig) -> list[Stage]:
     ]
 
 
-def _successes(folder: Path) -> np.ndarray:
-    """0/1 per episode of the one policy evaluated under ``folder``."""
+def _results(folder: Path) -> list[Any]:
+    """The episode results of the one policy evaluated under ``folder``."""
     from pixelpad.eval import read_results
 
     (results,) = [read_results(p) for p in sorted(folder.glob("*/episodes.jsonl"))]
-    return np.array([r.success for r in results], float)
+    return results
 
 
 def summarize_study(folder: Path, runs: dict[str, dict[str, Any]], config: StudyConfig) -> dict[str, Any]:
     """Per arm: success rate and interval, mean final validation loss; and the relative improvement."""
     from pixelpad.eval import wilson_interval
 
-    per_seed = {arm: [_successes(folder / f"{arm}-seed{s}") for s in config.train_seeds] for arm in ARMS}
+    results = {arm: [_results(folder / f"{arm}-seed{s}") for s in config.train_seeds] for arm in ARMS}
+    per_seed = {arm: [np.array([r.success for r in rs], float) for rs in results[arm]] for arm in ARMS}
     arms = {}
     for arm in ARMS:
         wins = np.concatenate(per_seed[arm])
         low, high = wilson_interval(int(wins.sum()), len(wins))
         losses = [runs[f"{arm}-seed{s}"].get("val/loss") for s in config.train_seeds]
         losses = [v for v in losses if v is not None]
-        loss = float(np.mean(losses)) if losses else None
+        times = [r.time_to_success_s for rs in results[arm] for r in rs if r.time_to_success_s is not None]
         arms[arm] = {"successes": int(wins.sum()), "episodes": len(wins), "rate": float(wins.mean()),
-                     "low": low, "high": high, "val_loss": loss}  # fmt: skip
+                     "low": low, "high": high, "val_loss": float(np.mean(losses)) if losses else None,
+                     "val_losses": losses,
+                     "mean_time_to_success_s": float(np.mean(times)) if times else None}  # fmt: skip
     return {"arms": arms, **relative_improvement(per_seed["finetune"], per_seed["scratch"], config.bootstrap)}
 
 
@@ -205,12 +208,15 @@ def write_study_report(root: Path, config: StudyConfig, done: Done) -> Path:
             f"Pre-trained {config.pretrain_steps} steps on the other games; then {config.budget_steps} steps "
             f"on the held-out game's extracted episodes per arm, training seeds {list(config.train_seeds)}, "
             f"evaluation seeds {list(config.eval_seeds)}.\n",
-            "| arm | success [95 % Wilson] | held-out val loss |", "|---|---|---|",
+            "| arm | success [95 % Wilson] | mean time to success | held-out val loss (per seed) |",
+            "|---|---|---|---|",
         ]  # fmt: skip
         for arm, a in res["arms"].items():
             loss = "n/a" if a["val_loss"] is None else f"{a['val_loss']:.4f}"
+            seeds = ", ".join(f"{v:.4f}" for v in a.get("val_losses", []))
+            tts = "n/a" if a.get("mean_time_to_success_s") is None else f"{a['mean_time_to_success_s']:.1f} s"
             lines.append(f"| {arm} | {a['rate']:.0%} [{a['low'] * 100:.0f}–{a['high'] * 100:.0f}] "
-                         f"({a['successes']}/{a['episodes']}) | {loss} |")  # fmt: skip
+                         f"({a['successes']}/{a['episodes']}) | {tts} | {loss} ({seeds}) |")  # fmt: skip
         rel, ci = res["relative_improvement"], res["relative_ci"]
         rel_text = "undefined (scratch never succeeded)" if rel is None else f"{rel:+.0%}"
         ci_text = "n/a" if ci is None else f"[{ci[0]:+.0%}, {ci[1]:+.0%}]"
