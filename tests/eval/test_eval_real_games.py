@@ -1,19 +1,11 @@
 """The runner on a real game: a demonstrator solves a short task, and the same seed replays exactly."""
 
-import shutil
-
 import pytest
 
 from pixelpad.eval.registry import select_tasks
 from pixelpad.eval.runner import EvalConfig, run_eval
 
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(
-        shutil.which("supertux2", path="/usr/games:/usr/bin") is None or shutil.which("Xvfb") is None,
-        reason="needs SuperTux and Xvfb (make install)",
-    ),
-]
+pytestmark = pytest.mark.slow
 
 
 def test_demonstrator_finishes_supertux_twice_identically(tmp_path):

@@ -20,7 +20,7 @@ def skin_dirs() -> tuple[str, ...]:
     root = Path(os.environ.get(SKINS_ENV) or Path(__file__).resolve().parents[3] / "shared" / "skins")
     dirs = tuple(str(root / d) for d in SKIN_SUBDIRS)
     if not all(Path(d).is_dir() for d in dirs):
-        pytest.skip(f"real skins not found under {root}; set {SKINS_ENV}")
+        pytest.fail(f"real skins not found under {root}: set {SKINS_ENV} to a copy of shared/skins")
     return dirs
 
 
@@ -33,7 +33,7 @@ def game_footage() -> np.ndarray:
     try:
         return record_game("chromium-bsu", 90, (360, 640), seed=3)
     except SimError as err:
-        pytest.skip(f"cannot record real game footage here: {err}")
+        pytest.fail(f"cannot record real game footage (run make install): {err}")
 
 
 def _audio_only(path: Path) -> None:

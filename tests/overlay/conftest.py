@@ -16,7 +16,7 @@ def skins_dir() -> Path:
     """The real skin collection: ``$PIXELPAD_SKINS``, else ``../shared/skins`` beside the repository."""
     path = Path(os.environ.get(SKINS_ENV) or Path(__file__).resolve().parents[3] / "shared" / "skins")
     if not (path / "input-overlay").is_dir() or not (path / "nintendospy").is_dir():
-        pytest.skip(f"real skins not found at {path}; set {SKINS_ENV}")
+        pytest.fail(f"real skins not found at {path}: set {SKINS_ENV} to a copy of shared/skins")
     return path
 
 
@@ -29,7 +29,7 @@ def game_clip() -> np.ndarray:
     try:
         return record_game("chromium-bsu", 90, (240, 320), seed=3)
     except SimError as err:
-        pytest.skip(f"cannot record real game footage here: {err}")
+        pytest.fail(f"cannot record real game footage (run make install): {err}")
 
 
 @pytest.fixture(scope="session")
