@@ -64,13 +64,14 @@ def test_game_that_exits_at_once():
 
 
 def test_game_that_never_draws():
+    before = _children()  # other tests in this worker may hold processes of their own
     env = GameEnv(cmd="sleep 100000", size=(64, 48), start_timeout_s=3)
     try:
         with pytest.raises(GameError, match="drew nothing"):
             env.reset()
     finally:
         env.close()
-    assert not _children()
+    assert not _children() - before
 
 
 def test_display_that_cannot_start(monkeypatch, tmp_path):
@@ -112,10 +113,11 @@ def test_hundred_resets_leak_nothing(probe_game):
 
 
 def test_game_that_spins_is_reported_hung():
+    before = _children()
     env = GameEnv(cmd="sh -c 'while :; do :; done'", size=(64, 48), step_timeout_s=2)
     try:
         with pytest.raises(GameError, match="not responding"):
             env.reset()
     finally:
         env.close()
-    assert not _children()
+    assert not _children() - before
