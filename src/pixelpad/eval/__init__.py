@@ -11,8 +11,7 @@ Names are imported lazily so ``import pixelpad.eval`` stays cheap.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from pixelpad._lazy import lazy_getattr
 
 _EXPORTS = {
     "Task": "pixelpad.eval.task",
@@ -34,7 +33,4 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name: str) -> Any:
-    if name not in _EXPORTS:
-        raise AttributeError(f"module 'pixelpad.eval' has no attribute {name!r}")
-    return getattr(importlib.import_module(_EXPORTS[name]), name)
+__getattr__ = lazy_getattr(__name__, _EXPORTS)

@@ -16,8 +16,7 @@ Public names (imported lazily, so ``pixelpad --help`` stays fast):
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from pixelpad._lazy import lazy_getattr
 
 _EXPORTS = {
     "extract": "run", "MANIFEST_DIR": "run",
@@ -31,7 +30,4 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name: str) -> Any:
-    if name not in _EXPORTS:
-        raise AttributeError(f"module 'pixelpad.extract' has no attribute {name!r}")
-    return getattr(importlib.import_module(f"pixelpad.extract.{_EXPORTS[name]}"), name)
+__getattr__ = lazy_getattr(__name__, _EXPORTS)

@@ -20,8 +20,7 @@ Public names (imported lazily, so ``import pixelpad.overlay`` stays cheap):
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from pixelpad._lazy import lazy_getattr
 
 _EXPORTS = {
     "Skin": "skin", "StickGeometry": "skin", "SkinError": "skin", "resize_skin": "skin", "fit_skin": "skin",
@@ -43,7 +42,4 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name: str) -> Any:
-    if name not in _EXPORTS:
-        raise AttributeError(f"module 'pixelpad.overlay' has no attribute {name!r}")
-    return getattr(importlib.import_module(f"pixelpad.overlay.{_EXPORTS[name]}"), name)
+__getattr__ = lazy_getattr(__name__, _EXPORTS)

@@ -9,8 +9,7 @@ They are imported on first use, so ``import pixelpad.sim`` stays cheap.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from pixelpad._lazy import lazy_getattr
 
 _EXPORTS = {
     "GameEnv": "env",
@@ -34,7 +33,4 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name: str) -> Any:
-    if name not in _EXPORTS:
-        raise AttributeError(f"module 'pixelpad.sim' has no attribute {name!r}")
-    return getattr(importlib.import_module(f"pixelpad.sim.{_EXPORTS[name]}"), name)
+__getattr__ = lazy_getattr(__name__, _EXPORTS)
