@@ -23,7 +23,6 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from pixelpad.overlay._stream import encode_stream
 from pixelpad.overlay.bank import TemplateBank
 from pixelpad.overlay.composite import CORNERS, Placement
 from pixelpad.overlay.footage import procedural_footage, record_game
@@ -31,6 +30,7 @@ from pixelpad.overlay.library import default_skins_dir, load_skins
 from pixelpad.overlay.locate import LocateConfig, frame_features, locate_frames, sample_for_locate
 from pixelpad.overlay.procedural import procedural_skins
 from pixelpad.overlay.synth import synthesize_video
+from pixelpad.video import write_video
 
 GAMES = ("chromium-bsu", "supertux", "neverball")
 
@@ -97,7 +97,7 @@ def main() -> None:
             truth = synthesize_video(footage, skin, path, placement=placement, bitrate=bitrate, seed=i)
             cases.append((path, truth))
         else:
-            encode_stream(path, footage, fps=30, bitrate=bitrate, gop=60)
+            write_video(path, footage, 30, bitrate=int(bitrate), gop=60, fixed_gop=True)
             cases.append((path, None))
     print(f"videos: {args.videos} with overlays, {args.negatives} without, {args.width}x{args.height}, "
           f"{args.frames} frames each, in {work}")  # fmt: skip

@@ -5,13 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from pixelpad.overlay._stream import encode_stream
 from pixelpad.overlay.composite import Placement, blend, place
 from pixelpad.overlay.features import Features
 from pixelpad.overlay.images import save_png
 from pixelpad.overlay.locate import LocateConfig, locate, match_frame
 from pixelpad.overlay.synth import synthesize_video
-from pixelpad.video import VideoError
+from pixelpad.video import VideoError, write_video
 
 
 def iou(a, b) -> float:
@@ -41,7 +40,7 @@ def test_finds_real_skin_over_real_game(tmp_path, bank, real_skins, game_clip, n
 
 @pytest.mark.slow
 def test_no_overlay_is_none(tmp_path, bank, game_clip):
-    encode_stream(tmp_path / "plain.mp4", game_clip, fps=30, bitrate=2e6, gop=60)
+    write_video(tmp_path / "plain.mp4", game_clip, 30, bitrate=2_000_000, gop=60, fixed_gop=True)
     assert locate(tmp_path / "plain.mp4", bank) is None
 
 
@@ -84,11 +83,11 @@ def two_placements(skin, clip, first: Placement, second: Placement, switch: int 
 def test_two_overlays_and_a_moving_one_give_one_answer(tmp_path, bank, real_skins, game_clip):
     skin = next(s for s in real_skins if s.name == "nintendospy/pc360-default/default")
     frames, box_a, box_b = two_placements(skin, game_clip, Placement("tl", 1.0), Placement("br", 1.0), None)
-    encode_stream(tmp_path / "two.mp4", frames, fps=30, bitrate=3e6, gop=60)
+    write_video(tmp_path / "two.mp4", frames, 30, bitrate=3_000_000, gop=60, fixed_gop=True)
     found = locate(tmp_path / "two.mp4", bank)
     assert found is not None and max(iou(found.box, box_a), iou(found.box, box_b)) >= 0.9
     frames, box_a, box_b = two_placements(skin, game_clip, Placement("tl", 1.0), Placement("br", 1.0), 60)
-    encode_stream(tmp_path / "moves.mp4", frames, fps=30, bitrate=3e6, gop=60)
+    write_video(tmp_path / "moves.mp4", frames, 30, bitrate=3_000_000, gop=60, fixed_gop=True)
     found = locate(tmp_path / "moves.mp4", bank)
     assert found is not None and iou(found.box, box_a) >= 0.9  # where it spent most of the video
     assert found.support < 0.9  # ... and the caller can see it was not there all the time

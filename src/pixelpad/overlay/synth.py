@@ -18,10 +18,10 @@ import numpy as np
 
 from pixelpad.actions import ACTION_DIM, NAMES
 from pixelpad.errors import PixelpadError
-from pixelpad.overlay._stream import encode_stream
 from pixelpad.overlay.composite import Placement, blend, place
 from pixelpad.overlay.sequences import random_actions
 from pixelpad.overlay.skin import Skin
+from pixelpad.video import write_video
 
 Box = tuple[int, int, int, int]
 
@@ -126,7 +126,8 @@ def synthesize_video(
     placement = placement or Placement()
     gop = gop or max(1, round(2 * fps))
     frames, box = composite_frames(footage, skin, actions, placement)
-    encode_stream(out_path, frames, fps=fps, bitrate=bitrate, gop=gop)
+    # Stream-like: constant bit rate and key frames only on the GOP grid, as a live encoder makes them.
+    write_video(out_path, frames, fps, bitrate=int(bitrate), gop=gop, fixed_gop=True)
     truth = GroundTruth(
         video=str(out_path), skin=skin.name, layout=skin.layout, box=box, placement=placement, fps=fps,
         bitrate=bitrate, gop=gop, num_frames=n, shown=skin.controls, actions=actions,
