@@ -9,7 +9,7 @@ from serve_standins import FakeGame, MeanPredictor, expected_chunk
 
 from pixelpad.actions import INDEX, NAMES
 from pixelpad.serve import Client, PolicyServer, ServeError, ServerConfig
-from pixelpad.serve.play import play
+from pixelpad.serve.player import play
 from pixelpad.video import probe, read_frames
 
 

@@ -41,8 +41,7 @@ def record_agent(
     """One episode per task (its whole time limit) of the policy in ``policy_dir``; returns
     ``{task name: video path}``. A task whose video exists is not played again."""
     from pixelpad.eval import load_env_factory
-    from pixelpad.serve import load_policy
-    from pixelpad.serve.play import play  # the package attribute `play` is shadowed by its submodule
+    from pixelpad.serve import load_policy, play
 
     make_env = load_env_factory(env_factory)
     policy = None

@@ -115,7 +115,7 @@ def _serve(args: argparse.Namespace) -> int:
 
 def _play(args: argparse.Namespace) -> int:
     from pixelpad.serve.client import Client
-    from pixelpad.serve.play import play
+    from pixelpad.serve.player import play
     from pixelpad.sim import GameEnv
 
     remote = args.policy.startswith("tcp://")
