@@ -10,16 +10,16 @@ import av
 import numpy as np
 import pytest
 
-from pixelpad.overlay.library import SKINS_ENV
+from pixelpad.overlay.library import SKINS_ENV, default_skins_dir
 
 SKIN_SUBDIRS = ("nintendospy/pc360-default", "input-overlay/dualsense")
 
 
 @pytest.fixture(scope="session")
 def skin_dirs() -> tuple[str, ...]:
-    root = Path(os.environ.get(SKINS_ENV) or Path(__file__).resolve().parents[3] / "shared" / "skins")
-    dirs = tuple(str(root / d) for d in SKIN_SUBDIRS)
-    if not all(Path(d).is_dir() for d in dirs):
+    root = default_skins_dir()
+    dirs = tuple(str(Path(root or ".") / d) for d in SKIN_SUBDIRS)
+    if root is None or not all(Path(d).is_dir() for d in dirs):
         pytest.fail(f"real skins not found under {root}: set {SKINS_ENV} to a copy of shared/skins")
     return dirs
 

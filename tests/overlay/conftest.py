@@ -2,21 +2,20 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from pixelpad.overlay.library import SKINS_ENV
+from pixelpad.overlay.library import SKINS_ENV, default_skins_dir
 
 
 @pytest.fixture(scope="session")
 def skins_dir() -> Path:
     """The real skin collection: ``$PIXELPAD_SKINS``, else ``../shared/skins`` beside the repository."""
-    path = Path(os.environ.get(SKINS_ENV) or Path(__file__).resolve().parents[3] / "shared" / "skins")
-    if not (path / "input-overlay").is_dir() or not (path / "nintendospy").is_dir():
-        pytest.fail(f"real skins not found at {path}: set {SKINS_ENV} to a copy of shared/skins")
+    path = default_skins_dir()
+    if path is None or not (path / "input-overlay").is_dir() or not (path / "nintendospy").is_dir():
+        pytest.fail(f"real skins not found (at {path}): set {SKINS_ENV} to a copy of shared/skins")
     return path
 
 
