@@ -25,6 +25,7 @@ _EXPORTS = {
     "play_episode": "pixelpad.eval.runner",
     "read_results": "pixelpad.eval.runner",
     "load_env_factory": "pixelpad.eval.runner",
+    "chunk_stride": "pixelpad.eval.agents",
     "write_report": "pixelpad.eval.report",
     "summarize": "pixelpad.eval.report",
     "wilson_interval": "pixelpad.eval.stats",

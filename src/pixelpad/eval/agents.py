@@ -10,11 +10,17 @@ A policy spec (the CLI's ``--policy``) names one of them:
 
 Menu buttons (back, start, guide) are always released before an action reaches the game: one press
 of start pauses most games, and no task needs it once play has started.
+
+A policy's chunk is a span of time at the frame rate of its training data (``policy_fps``). A task
+played at a lower rate (Neverball, 10 fps) takes every k-th action of each chunk (:func:`chunk_stride`),
+so a chunk lasts in the game as long as it did in the data; played step by step, a 30 fps chunk would
+run three times slower and every decision would come three times later than the policy learned.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -77,7 +83,9 @@ class ChunkAgent:
     Args:
         predict: (frame uint8 ``(H, W, 3)``, seed) -> chunk float32 ``(T, 21)``.
         on_reset: called with the episode seed at every reset (re-seeds noise, resets a server).
-        execute: actions of each chunk played before predicting again.
+        execute: actions of each chunk played before predicting again, counted at the policy's rate.
+        stride: every ``stride``-th action of a chunk is played, one per env step (see
+            :func:`chunk_stride`); ``execute`` then covers ``ceil(execute / stride)`` env steps.
     """
 
     def __init__(
@@ -86,10 +94,11 @@ class ChunkAgent:
         *,
         on_reset: Callable[[int], None] | None = None,
         execute: int = 8,
+        stride: int = 1,
     ) -> None:
-        if execute < 1:
-            raise EvalError(f"execute must be at least 1, got {execute}")
-        self._predict, self._on_reset, self.execute = predict, on_reset, execute
+        if execute < 1 or stride < 1:
+            raise EvalError(f"execute and stride must be at least 1, got {execute} and {stride}")
+        self._predict, self._on_reset, self.execute, self.stride = predict, on_reset, execute, stride
         self._chunk = np.zeros((0, ACTION_DIM), np.float32)
         self._position = 0
 
@@ -99,17 +108,25 @@ class ChunkAgent:
             self._on_reset(seed)
 
     def act(self, frame: np.ndarray) -> np.ndarray:
-        if self._position >= min(self.execute, len(self._chunk)):
+        if self._position >= min(math.ceil(self.execute / self.stride), len(self._chunk)):
             chunk = validate(self._predict(frame), where="policy output")
             if chunk.ndim != 2 or len(chunk) == 0:
                 raise EvalError(f"a policy must predict a (T, 21) chunk, got shape {chunk.shape}")
-            self._chunk, self._position = mask_buttons(chunk, MENU_BUTTONS), 0
+            self._chunk, self._position = mask_buttons(chunk, MENU_BUTTONS)[:: self.stride], 0
         action = self._chunk[self._position]
         self._position += 1
         return action
 
 
-def _checkpoint_agent(path: str, execute: int, device: str) -> Agent:
+def chunk_stride(policy_fps: float | None, env_fps: float) -> int:
+    """Chunk actions per env step for a policy trained at ``policy_fps`` playing at ``env_fps``
+    (30 fps data on a 10 fps task: 3); 1 when the policy's rate is unknown or not above the env's."""
+    if policy_fps is None or policy_fps <= env_fps:
+        return 1
+    return max(1, round(policy_fps / env_fps))
+
+
+def _checkpoint_agent(path: str, execute: int, device: str) -> ChunkAgent:
     import torch
 
     from pixelpad.serve import load_policy
@@ -123,7 +140,7 @@ def _checkpoint_agent(path: str, execute: int, device: str) -> Agent:
     return ChunkAgent(predict, on_reset=lambda seed: generator.manual_seed(seed), execute=execute)
 
 
-def _remote_agent(address: str, execute: int) -> Agent:
+def _remote_agent(address: str, execute: int) -> ChunkAgent:
     from pixelpad.serve import Client
 
     client = Client(address)
@@ -132,11 +149,14 @@ def _remote_agent(address: str, execute: int) -> Agent:
 
 class AgentCache:
     """Builds the agent a policy spec names for a task, loading a checkpoint or connecting only once
-    per process (a worker plays many episodes)."""
+    per process (a worker plays many episodes). ``policy_fps``: the frame rate of the policy's
+    training data, which sets each task's :func:`chunk_stride` (None: one chunk action per step)."""
 
-    def __init__(self, spec: str, *, execute: int = 8, device: str = "cpu") -> None:
-        self.spec, self.execute, self.device = spec, execute, device
-        self._shared: Agent | None = None
+    def __init__(
+        self, spec: str, *, execute: int = 8, device: str = "cpu", policy_fps: float | None = None
+    ) -> None:
+        self.spec, self.execute, self.device, self.policy_fps = spec, execute, device, policy_fps
+        self._shared: ChunkAgent | None = None
 
     def get(self, task: Task) -> Agent:
         if self.spec == "noop":
@@ -150,6 +170,7 @@ class AgentCache:
                 self._shared = _remote_agent(self.spec, self.execute)
             else:
                 self._shared = _checkpoint_agent(self.spec, self.execute, self.device)
+        self._shared.stride = chunk_stride(self.policy_fps, task.fps)
         return self._shared
 
 

@@ -43,6 +43,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--video", action="store_true", help="also write an MP4 of every episode")
     parser.add_argument("--execute", type=int, default=8, help="actions of each predicted chunk to play")
     parser.add_argument("--device", default="cpu", help="torch device of a checkpoint policy")
+    parser.add_argument(
+        "--policy-fps",
+        type=float,
+        help="frame rate of the policy's training data: a task played at a lower rate takes every k-th "
+        "action of each chunk, so a chunk spans the time it was trained on (default: one per step)",
+    )
     parser.add_argument("--list", action="store_true", help="list the tasks and exit")
     parser.add_argument("--report-only", action="store_true", help="only (re)write the report of OUT")
     parser.set_defaults(func=_eval)
@@ -87,6 +93,7 @@ def _eval(args: argparse.Namespace) -> int:
             record_video=args.video,
             execute=args.execute,
             device=args.device,
+            policy_fps=args.policy_fps,
         )
         run_eval(config, select_tasks(args.tasks))
     summary = write_report(args.out)

@@ -55,6 +55,8 @@ class EvalConfig:
         device: torch device of a checkpoint policy.
         env_factory: ``module:function`` building an env: ``(task, seed) -> env``; tests swap in a
             fake game here (a string, so it travels to worker processes).
+        policy_fps: frame rate of the policy's training data; a task played at a lower rate takes
+            every k-th action of each chunk (see :func:`pixelpad.eval.agents.chunk_stride`).
     """
 
     policy: str
@@ -65,6 +67,7 @@ class EvalConfig:
     execute: int = 8
     device: str = "cpu"
     env_factory: str = DEFAULT_ENV_FACTORY
+    policy_fps: float | None = None
 
     def __post_init__(self) -> None:
         if not self.seeds:
@@ -182,7 +185,9 @@ class _Worker:
     def __init__(self, config: EvalConfig) -> None:
         self.config = config
         self.make_env = load_env_factory(config.env_factory)
-        self.agents = AgentCache(config.policy, execute=config.execute, device=config.device)
+        self.agents = AgentCache(
+            config.policy, execute=config.execute, device=config.device, policy_fps=config.policy_fps
+        )
         self.folder = config.out / config.label
 
     def run(self, task: Task, seed: int) -> EpisodeResult:

@@ -1,7 +1,10 @@
 """SuperTux 0.6 (2D platformer): tasks near the end of "Welcome to Antarctica", checks, demonstrators.
 
 Start states come from SuperTux's own ``--spawn-pos X,Y`` (world pixels): the level's last stretch,
-so an episode is seconds, not minutes. The profile's start-up closes the level-intro card.
+so an episode is seconds, not minutes. The profile's start-up closes the level-intro card. Two tasks
+play edited copies of the level, written to the game's private HOME: one snowball more (stomp), the
+jumpy on the last ice block left out (finish: it knocked the demonstrator down in 4 of 6 climbs, so
+success measured its timing luck rather than the climb).
 
 Checks read two things SuperTux draws:
 
@@ -16,6 +19,7 @@ step or a wall) -- closed-loop on pixels only.
 from __future__ import annotations
 
 import dataclasses
+import re
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +49,21 @@ def stomp_level() -> dict[str, str]:
     if marker not in text:
         raise EvalError(f"{LEVEL}: no main sector; is this SuperTux 0.6's level?")
     return {STOMP_LEVEL: text.replace(marker, f"{marker}\n    {STOMP_ENEMY}", 1)}
+
+
+FINISH_LEVEL = "levels/finish.stl"  # in the game's private HOME
+# The jumpy bouncing on top of the last ice block: it knocks Tux down on a seed-drawn share of the
+# climbs (the walk-and-jump demonstrator finished 2 of 6), so the finish task's level leaves it out.
+_LAST_JUMPY = re.compile(r"\(jumpy\s*\(direction \"left\"\)\s*\(x 8608\)\s*\(y 288\)\s*\)")
+
+
+def finish_level() -> dict[str, str]:
+    """Welcome to Antarctica without the jumpy on the last ice block (the finish task's level)."""
+    text = Path(LEVEL).read_text()
+    calm, count = _LAST_JUMPY.subn("", text)
+    if count != 1:
+        raise EvalError(f"{LEVEL}: no jumpy at x 8608; is this SuperTux 0.6's level?")
+    return {FINISH_LEVEL: calm}
 
 
 def _command(spawn_x: int, spawn_y: int = 500, level: str = LEVEL) -> tuple[str, ...]:
@@ -188,12 +207,13 @@ TASKS = (
         name="supertux-finish",
         game="supertux",
         category="navigation",
-        description="From before the last ice block, climb over it and reach the end of Welcome to "
-        "Antarctica within 15 s (the statistics panel appears).",
+        description="From before the last ice block, climb its steps and reach the end of Welcome to "
+        "Antarctica within 15 s (the statistics panel appears); the jumpy on top is left out.",
         time_limit_s=15.0,
         check=PanelShown(),
         demonstrator=WalkAndJump,
-        command=_command(8150, 400),
+        command=_command(8150, 400, level="{home}/" + FINISH_LEVEL),
+        files=finish_level,
     ),
     Task(
         name="supertux-secret",
