@@ -139,3 +139,17 @@ def test_relative_improvement_and_its_interval():
     assert low < result["relative_improvement"] < high
     never = relative_improvement(finetune, [np.zeros(4), np.zeros(4)], reps=50)
     assert never["relative_improvement"] is None and never["undefined_share"] == 1.0
+
+
+def test_strided_policy_keeps_every_kth_action_of_each_chunk():
+    from pixelpad.demo.play import Strided
+
+    class Counting:
+        def predict(self, frames, **kwargs):
+            chunk = np.zeros((len(frames), 16, 21), np.float32)
+            chunk[..., INDEX["left_x"]] = np.arange(16) / 16
+            return chunk
+
+    chunks = Strided(Counting(), 3).predict(np.zeros((2, 4, 4, 3), np.uint8))
+    assert chunks.shape == (2, 6, 21)
+    np.testing.assert_allclose(chunks[1, :, INDEX["left_x"]] * 16, [0, 3, 6, 9, 12, 15])

@@ -42,9 +42,12 @@ class DemoConfig:
     """Every size of the demo. The defaults run in well under an hour on 2 CPU cores; :meth:`toy`
     runs each stage in seconds (tests), :meth:`named` picks one by name."""
 
-    tasks: tuple[str, ...] = ("chromium-score-100", "supertux-finish", "neverball-coin")
-    record_seeds: tuple[int, ...] = tuple(range(100, 106))  # demonstrations recorded per task
-    eval_seeds: tuple[int, ...] = tuple(range(5))  # evaluation episodes per task and policy
+    # One task per game where the demonstrator succeeds reliably and random and no-op do not (the
+    # first Neverball coin lies straight ahead: random input took it 5 times in 5).
+    tasks: tuple[str, ...] = ("chromium-score-100", "supertux-finish", "neverball-unlock")
+    record_seeds: tuple[int, ...] = tuple(range(100, 110))  # demonstrations recorded per task
+    # Evaluation episodes per task and policy: with 10, 0/10 [0-28 %] and 7/10 [40-89 %] are apart.
+    eval_seeds: tuple[int, ...] = tuple(range(10))
     video_size: tuple[int, int] = (360, 480)  # (H, W) of the recorded videos
     # Frame rate of every extracted dataset: training needs one (a chunk must span one length of time);
     # a game the simulator steps more slowly (Neverball, 10 fps) has its frames repeated up to it.
@@ -52,15 +55,15 @@ class DemoConfig:
     skins: tuple[str, ...] = ()  # skin directories or folders of the shared collection; () = all of it
     time_limit_s: float | None = None  # caps every task's time limit (toy runs)
     policy_preset: str = "tiny"  # pixelpad.policy preset
-    train_steps: int = 500
+    train_steps: int = 2500  # the validation loss still falls by a tenth from 1,500 to 2,000 steps
     batch_size: int = 32
     lr: float = 5e-4
     warmup_steps: int = 50
-    val_every: int = 200
+    val_every: int = 500
     val_fraction: float = 0.1  # episodes held out for the validation curves
     baselines: tuple[str, ...] = ("noop", "random")  # evaluated beside the policy
     execute: int = 8  # actions of each predicted chunk played before predicting again
-    workers: int = 2  # extraction processes and evaluation envs at once
+    workers: int = 2  # recording, extraction and evaluation processes at once
     env_factory: str = "pixelpad.eval.env:make_env"
     seed: int = 0
 
@@ -105,7 +108,7 @@ def record_stage(config: DemoConfig) -> Callable[[Path, Done], dict[str, Any]]:
             RecordConfig(
                 tasks=config.tasks, seeds=config.record_seeds, video_size=config.video_size,
                 skins=config.skins, env_factory=config.env_factory, time_limit_s=config.time_limit_s,
-                seed=config.seed,
+                seed=config.seed, workers=config.workers,
             ),
             folder / "videos",
         )  # fmt: skip
@@ -197,7 +200,7 @@ def evaluate(policies: list[str], tasks: list[Any], out: Path, config: DemoConfi
     for spec in policies:
         eval_config = EvalConfig(
             policy=spec, seeds=tuple(seeds or config.eval_seeds), out=out, workers=config.workers,
-            execute=config.execute, env_factory=config.env_factory,
+            execute=config.execute, env_factory=config.env_factory, policy_fps=config.fps,
         )  # fmt: skip
         if not (out / eval_config.label / "episodes.jsonl").is_file():
             run_eval(eval_config, tasks)
@@ -249,7 +252,7 @@ def play_stage(config: DemoConfig) -> Callable[[Path, Done], dict[str, Any]]:
             return {"missing": why}
         videos = record_agent(
             Path(done["train"]["policy"]), task_list(config), folder, env_factory=config.env_factory,
-            execute=config.execute,
+            execute=config.execute, policy_fps=config.fps,
         )  # fmt: skip
         return {"videos": videos}
 

@@ -35,12 +35,25 @@ class TaskStart:
         self.env.close()
 
 
+class Strided:
+    """A policy whose chunks keep every ``stride``-th action: a 30 fps policy playing a 10 fps task
+    (the evaluation's :func:`pixelpad.eval.agents.chunk_stride`, so the video shows the same play)."""
+
+    def __init__(self, policy: Any, stride: int) -> None:
+        self.policy, self.stride = policy, stride
+
+    def predict(self, frames: np.ndarray, **kwargs: Any) -> np.ndarray:
+        """uint8 ``(B, H, W, 3)`` -> ``(B, ceil(T / stride), 21)``."""
+        return np.asarray(self.policy.predict(frames, **kwargs))[:, :: self.stride]
+
+
 def record_agent(
-    policy_dir: Path, tasks: list[Any], out: Path, *, env_factory: str, execute: int, seed: int = 0
-) -> dict[str, str]:
+    policy_dir: Path, tasks: list[Any], out: Path, *, env_factory: str, execute: int,
+    policy_fps: float | None = None, seed: int = 0,
+) -> dict[str, str]:  # fmt: skip
     """One episode per task (its whole time limit) of the policy in ``policy_dir``; returns
     ``{task name: video path}``. A task whose video exists is not played again."""
-    from pixelpad.eval import load_env_factory
+    from pixelpad.eval import chunk_stride, load_env_factory
     from pixelpad.serve import load_policy, play
 
     make_env = load_env_factory(env_factory)
@@ -53,8 +66,10 @@ def record_agent(
             policy = policy or load_policy(policy_dir)
             env = TaskStart(make_env(task, seed), task)
             try:
-                steps = math.ceil(task.time_limit_s * float(env.metadata.get("render_fps") or task.fps))
-                play(env, policy, steps, execute=execute, record_dir=folder, seed=seed, progress=False)
+                fps = float(env.metadata.get("render_fps") or task.fps)
+                stride = chunk_stride(policy_fps, fps)
+                steps, plan = math.ceil(task.time_limit_s * fps), math.ceil(execute / stride)
+                play(env, Strided(policy, stride), steps, plan, folder, seed=seed, progress=False)
             finally:
                 env.close()
         videos[task.name] = str(video)

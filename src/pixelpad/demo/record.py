@@ -11,8 +11,11 @@ extraction reads them.
 
 from __future__ import annotations
 
+import concurrent.futures as cf
+import functools
 import json
 import logging
+import multiprocessing
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -48,6 +51,7 @@ class RecordConfig:
         env_factory: ``module:function`` building a task's env, as :class:`pixelpad.eval.EvalConfig`.
         time_limit_s: caps each task's time limit when set (toy runs).
         seed: draws skins and placements.
+        workers: episodes recorded at once, each in its own process and game.
     """
 
     tasks: tuple[str, ...]
@@ -60,6 +64,7 @@ class RecordConfig:
     env_factory: str = "pixelpad.eval.env:make_env"
     time_limit_s: float | None = None
     seed: int = 0
+    workers: int = 1
 
 
 @dataclass
@@ -95,51 +100,70 @@ def record_demonstrations(config: RecordConfig, out: Path, *, progress: bool = T
     """Play, composite and encode every (task, seed) demonstration into ``out``; returns one row each.
 
     A video already in ``out`` (its ground truth written last) is kept, so an interrupted stage resumes.
-    Rows: ``video`` path, ``task``, ``category``, ``game``, ``seed``, the episode's ``status``,
-    ``time_to_success_s``, ``steps`` and ``wall_s`` (as :class:`pixelpad.eval.EpisodeResult` has them),
-    ``skin``, ``placement``, ``bitrate``.
+    Episodes run in ``config.workers`` processes; each depends only on its task and seed, so the rows
+    are the same for any number of workers. Rows, in (task, seed) order: ``video`` path, ``task``,
+    ``category``, ``game``, ``seed``, the episode's ``status``, ``time_to_success_s``, ``steps`` and
+    ``wall_s`` (as :class:`pixelpad.eval.EpisodeResult` has them), ``skin``, ``placement``, ``bitrate``.
     """
-    from pixelpad.eval import load_env_factory, play_episode, select_tasks
-    from pixelpad.overlay import GroundTruth, load_skins, random_placement, synthesize_video
+    from pixelpad.eval import select_tasks
 
-    skins = _usable_skins(load_skins(skin_dirs(config.skins)))
-    make_env = load_env_factory(config.env_factory)
-    tasks = capped(select_tasks(config.tasks), config.time_limit_s)
     out.mkdir(parents=True, exist_ok=True)
-    rows = []
-    jobs = [(task, seed) for task in tasks for seed in config.seeds]
-    for task, seed in tqdm(jobs, desc="record", unit="episode", disable=not progress):
-        video = out / f"{task.name}-seed{seed}.mp4"
-        # One generator per video: its skin and placement do not depend on which videos came before.
-        rng = np.random.default_rng([config.seed, seed, *task.name.encode()])
-        episode = video.with_suffix(".episode.json")  # written last: the video and its truth are whole
-        if not episode.is_file():
-            recorder = _Recorder(task.demonstrator(), config.video_size)
-            env = make_env(task, seed)
-            start = time.perf_counter()
-            try:
-                status, time_to_success, _ = play_episode(task, recorder, env, seed)
-            finally:
-                env.close()
-            skin = skins[int(rng.integers(len(skins)))]
-            synthesize_video(
-                np.stack(recorder.frames), skin, video, actions=np.stack(recorder.actions),
-                placement=random_placement(rng, scale=config.scale, opacity=config.opacity),
-                bitrate=float(rng.uniform(*config.bitrate)), fps=task.fps,
-            )  # fmt: skip
-            episode.write_text(json.dumps({
-                "status": status, "time_to_success_s": time_to_success, "steps": len(recorder.actions),
-                "wall_s": time.perf_counter() - start,
-            }))  # fmt: skip
-        truth = GroundTruth.load(video)
-        rows.append({
-            "video": str(video), "task": task.name, "category": task.category, "game": task.game,
-            "seed": seed, **json.loads(episode.read_text()), "skin": truth.skin,
-            "placement": vars(truth.placement), "bitrate": truth.bitrate,
-        })  # fmt: skip
+    jobs = [(task.name, seed) for task in select_tasks(config.tasks) for seed in config.seeds]
+    bar = tqdm(total=len(jobs), desc="record", unit="episode", disable=not progress)
+    if config.workers == 1:
+        rows = []
+        for name, seed in jobs:
+            rows.append(record_one(config, name, seed, out))
+            bar.update()
+    else:
+        context = multiprocessing.get_context("spawn")  # no forked copies of X connections
+        with cf.ProcessPoolExecutor(config.workers, mp_context=context) as pool:
+            futures = [pool.submit(record_one, config, name, seed, out) for name, seed in jobs]
+            for future in cf.as_completed(futures):
+                future.result()
+                bar.update()
+        rows = [future.result() for future in futures]
+    bar.close()
     if not any(row["status"] == "success" for row in rows):
         raise RecordError("no demonstration succeeded: the demonstrators (or the games) are broken here")
     return rows
+
+
+def record_one(config: RecordConfig, task_name: str, seed: int, out: Path) -> dict[str, Any]:
+    """One demonstration: play it (unless its video is already whole), composite, encode; its row."""
+    from pixelpad.eval import load_env_factory, play_episode, select_tasks
+    from pixelpad.overlay import GroundTruth, random_placement, synthesize_video
+
+    (task,) = capped(select_tasks([task_name]), config.time_limit_s)
+    video = out / f"{task.name}-seed{seed}.mp4"
+    episode = video.with_suffix(".episode.json")  # written last: the video and its truth are whole
+    if not episode.is_file():
+        # One generator per video: its skin and placement do not depend on which videos came before.
+        rng = np.random.default_rng([config.seed, seed, *task.name.encode()])
+        skins = _skins(config.skins)
+        recorder = _Recorder(task.demonstrator(), config.video_size)
+        env = load_env_factory(config.env_factory)(task, seed)
+        start = time.perf_counter()
+        try:
+            status, time_to_success, _ = play_episode(task, recorder, env, seed)
+        finally:
+            env.close()
+        skin = skins[int(rng.integers(len(skins)))]
+        synthesize_video(
+            np.stack(recorder.frames), skin, video, actions=np.stack(recorder.actions),
+            placement=random_placement(rng, scale=config.scale, opacity=config.opacity),
+            bitrate=float(rng.uniform(*config.bitrate)), fps=task.fps,
+        )  # fmt: skip
+        episode.write_text(json.dumps({
+            "status": status, "time_to_success_s": time_to_success, "steps": len(recorder.actions),
+            "wall_s": time.perf_counter() - start,
+        }))  # fmt: skip
+    truth = GroundTruth.load(video)
+    return {
+        "video": str(video), "task": task.name, "category": task.category, "game": task.game,
+        "seed": seed, **json.loads(episode.read_text()), "skin": truth.skin,
+        "placement": vars(truth.placement), "bitrate": truth.bitrate,
+    }  # fmt: skip
 
 
 def skin_dirs(names: Sequence[str]) -> tuple[str, ...]:
@@ -157,6 +181,14 @@ def skin_dirs(names: Sequence[str]) -> tuple[str, ...]:
         else:
             raise RecordError(f"no skin directory {name or 'collection'!r}: give a path, or PIXELPAD_SKINS")
     return tuple(out)
+
+
+@functools.cache
+def _skins(names: tuple[str, ...]) -> list[Any]:
+    """The usable skins of ``names``, loaded once per process (seconds for the whole collection)."""
+    from pixelpad.overlay import load_skins
+
+    return _usable_skins(load_skins(skin_dirs(names)))
 
 
 def _usable_skins(skins: list[Any]) -> list[Any]:
