@@ -202,7 +202,7 @@ class VideoExtractor:
         template = TemplateReader(skin, native_affine(location.affine, skin.size)) if use_template else None
         setup_s = time.perf_counter() - started
         wanted = resample_indices(info.num_frames, info.fps, cfg.fps)
-        t_reads, t_vis, p_images, p_reads, p_vis = [], [], [], [], []
+        t_images, t_reads, t_vis, p_images, p_reads, p_vis = [], [], [], [], [], []
         pair_crop = (
             (self.parser.config.image_height, self.parser.config.image_width // 2) if self.parser else None
         )
@@ -221,9 +221,9 @@ class VideoExtractor:
                     )
                 while k < len(wanted) and frame.index >= wanted[k]:
                     if template is not None:
-                        r, v = template.read_warped(template.warp(image))
-                        t_reads.append(r)
-                        t_vis.append(v)
+                        t_images.append(template.warp(image))
+                        if len(t_images) == template.config.batch:
+                            self._run_template(template, t_images, t_reads, t_vis)
                     if crop_now is not None:
                         prev = crop_now if previous_crop is None else previous_crop
                         p_images.append(np.concatenate([prev, crop_now], axis=1))
@@ -240,13 +240,15 @@ class VideoExtractor:
                 previous_crop = crop_now
             if p_images:
                 self._run_parser(p_images, p_reads, p_vis)
+            if t_images:
+                self._run_template(template, t_images, t_reads, t_vis)
         finally:
             spool.close()
         n = len(spool)
         return {
             "num_frames": n,
-            "template": (np.array(t_reads, np.float32).reshape(-1, ACTION_DIM), np.array(t_vis, np.float32))
-            if template is not None else None,
+            "template": (np.concatenate(t_reads).reshape(-1, ACTION_DIM), np.concatenate(t_vis))
+            if t_reads else None,
             "parser": (np.concatenate(p_reads).reshape(-1, ACTION_DIM), np.concatenate(p_vis))
             if p_reads else None,
             "spool": spool.path,
@@ -254,6 +256,16 @@ class VideoExtractor:
                         "stored_box": list(masked_box) if masked_box else None,
                         "unreadable_controls": list(template.unreadable) if template else []},
         }  # fmt: skip
+
+    @staticmethod
+    def _run_template(
+        reader: Any, images: list[np.ndarray], reads: list[np.ndarray], visible: list[np.ndarray]
+    ) -> None:
+        """Read the batched warped overlays into ``(B, 21)`` reads and ``(B,)`` visibility."""
+        r, v = reader.read_warped(np.stack(images))
+        reads.append(r)
+        visible.append(v)
+        images.clear()
 
     def _run_parser(
         self, images: list[np.ndarray], reads: list[np.ndarray], visible: list[np.ndarray]

@@ -1,0 +1,276 @@
+"""What the template reader compares a video with: one skin's renderings at one working size.
+
+Building them is the reader's whole set-up cost (hundreds of renders of each stick), and they depend
+only on the skin, the working scale and the knobs, never on where the overlay sits in the frame
+(the reader warps the video into the skin's pixels). So :func:`reader_assets` memoises them: a
+worker that extracts many videos of one streamer's overlay renders them once.
+
+Working pixels are skin pixels times ``factor`` (pixel centres map by ``u = factor * x``, the
+convention of ``cv2.warpAffine``). Renderings are drawn from a copy of the skin at
+``RENDER_OVERSAMPLE`` times the working size, blurred and warped down, so a stick cap's position is
+known to a fraction of a working pixel.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import logging
+import math
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from pixelpad.actions import ACTION_DIM, INDEX, NUM_BUTTONS
+from pixelpad.overlay.skin import Box, Skin, Static, resize_skin
+from pixelpad.overlay.template_fit import Templates
+
+log = logging.getLogger(__name__)
+
+RENDER_OVERSAMPLE = 2.0
+DPAD = ("dpad_down", "dpad_left", "dpad_right", "dpad_up")
+# None + 8 directions, as sets of pressed d-pad buttons.
+DPAD_STATES: tuple[tuple[str, ...], ...] = (
+    (), ("dpad_up",), ("dpad_down",), ("dpad_left",), ("dpad_right",),
+    ("dpad_up", "dpad_left"), ("dpad_up", "dpad_right"),
+    ("dpad_down", "dpad_left"), ("dpad_down", "dpad_right"),
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class AssetConfig:
+    """The knobs that change the renderings (part of the memo key)."""
+
+    stick_steps: int = 21  # cap offsets tried per axis (odd: the centre is one of them)
+    diff_threshold: float = 0.04  # a pixel belongs to a control's evidence if renderings differ by this
+    context_px: int = 3  # evidence grows by this margin: a flat sprite needs its surroundings
+
+
+@dataclass(frozen=True)
+class Buttons:
+    """Every button group's renderings over one gathered vector of pixels.
+
+    ``pixels`` indexes the flattened working image; ``templates`` has one row per (group, state),
+    each row non-zero only on its own group's pixels (``templates.member``); ``on[c]``/``off[c]``
+    mark the rows that show control ``controls[c]`` pressed / released.
+    """
+
+    pixels: np.ndarray  # (Q,) int64 flat pixel indices
+    templates: Templates
+    controls: tuple[str, ...]
+    on: np.ndarray  # (C, K) bool
+    off: np.ndarray  # (C, K) bool
+    scale: np.ndarray  # (C,) the squared contrast of each control's group
+
+
+@dataclass(frozen=True)
+class StickAssets:
+    """One stick's renderings at a grid of cap offsets (and clicked, when the skin shows the click)."""
+
+    side: str
+    box: Box  # working pixels
+    templates: Templates  # (K = planes x steps², box pixels)
+    offsets: np.ndarray  # (K, 2) axis values (x, y)
+    clicked: np.ndarray  # (K,) bool
+    steps: int
+    click: str | None
+
+
+@dataclass(frozen=True)
+class ReaderAssets:
+    size: tuple[int, int]  # (h, w) of the working image
+    static_pixels: np.ndarray  # (S,) flat indices of the skin's static parts and their margin
+    static_template: np.ndarray  # (3S,) their rendering, centred, unit norm
+    buttons: Buttons | None
+    sticks: tuple[StickAssets, ...]
+    unreadable: tuple[str, ...]  # buttons whose pictures do not differ at this size
+
+
+def _dilate(mask: np.ndarray, radius: int) -> np.ndarray:
+    """``mask`` (h, w) bool grown by ``radius`` pixels (a square neighbourhood)."""
+    if radius <= 0:
+        return mask.copy()
+    kernel = np.ones((2 * radius + 1, 2 * radius + 1), np.uint8)
+    return cv2.dilate(mask.astype(np.uint8), kernel) > 0
+
+
+def _clip_box(box: Box, size: tuple[int, int]) -> Box:
+    x, y, w, h = box
+    x0, y0 = max(0, x), max(0, y)
+    x1, y1 = min(size[1], x + w), min(size[0], y + h)
+    return (x0, y0, max(0, x1 - x0), max(0, y1 - y0))
+
+
+def _region_skin(skin: Skin, box: Box) -> Skin:
+    """The part of ``skin`` inside ``box``: the elements that reach it, shifted, on a box-sized canvas.
+
+    Rendering it equals cropping a full render (elements keep their order), at a fraction of the cost.
+    """
+    x0, y0, w, h = box
+    elements = []
+    for e in skin.elements:
+        ex, ey, ew, eh = e.box()
+        if ex < x0 + w and ey < y0 + h and ex + ew > x0 and ey + eh > y0:
+            elements.append(dataclasses.replace(e, x=e.x - x0, y=e.y - y0))
+    if not elements or not isinstance(elements[0], Static):
+        elements.insert(0, Static(np.zeros((1, 1, 4), np.uint8), 0, 0))
+    return Skin(f"{skin.name}@{box}", skin.layout, (h, w), tuple(elements))
+
+
+class _Renderer:
+    """Renders working-pixel boxes of one skin at one working factor."""
+
+    def __init__(self, skin: Skin, factor: float) -> None:
+        self.skin, self.factor = skin, factor
+        self.render_factor = min(1.0, RENDER_OVERSAMPLE * factor)
+        self.render_skin = resize_skin(skin, self.render_factor) if self.render_factor < 1 else skin
+        self.size = (math.ceil(skin.size[0] * factor), math.ceil(skin.size[1] * factor))
+
+    def working_box(self, box: Box, margin: int = 0) -> Box:
+        """A skin-pixel box as the working-pixel box that covers it, grown by ``margin``, clipped."""
+        f = self.factor
+        x0, y0 = math.floor(box[0] * f) - margin, math.floor(box[1] * f) - margin
+        x1, y1 = math.ceil((box[0] + box[2]) * f) + margin, math.ceil((box[1] + box[3]) * f) + margin
+        return _clip_box((x0, y0, x1 - x0, y1 - y0), self.size)
+
+    def render(self, box: Box, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``(K, 21)`` actions → premultiplied colour ``(K, h, w, 3)`` and opacity ``(K, h, w)``, float32
+        in [0, 1], of working box ``box``."""
+        ux, uy, uw, uh = box
+        r = self.factor / self.render_factor  # render-skin pixels -> working pixels
+        pad = math.ceil(2 / r) + 1
+        bx, by = math.floor(ux / r) - pad, math.floor(uy / r) - pad
+        bw, bh = math.ceil((ux + uw) / r) + pad - bx, math.ceil((uy + uh) / r) + pad - by
+        region = _region_skin(self.render_skin, (bx, by, bw, bh))
+        to_working = np.array([[r, 0, r * bx - ux], [0, r, r * by - uy]], np.float64)
+        out = np.empty((len(actions), uh, uw, 4), np.float32)
+        for k, action in enumerate(actions):
+            rgba = region.render(action, as_float=True)
+            rgba[..., :3] *= rgba[..., 3:]  # premultiplied: blurring and warping stay exact
+            if r < 1:
+                rgba = cv2.GaussianBlur(rgba, (0, 0), 0.4 / r)  # what area-averaging does
+            out[k] = cv2.warpAffine(rgba, to_working, (uw, uh), flags=cv2.INTER_LINEAR)
+        return out[..., :3], out[..., 3]
+
+
+def _button_groups(skin: Skin, renderer: _Renderer, config: AssetConfig):
+    """Per group of buttons read together: (controls, states (K, 21), pixel mask, colour, alpha)."""
+    regions = skin.regions()
+    clicks = {f"{side}_thumb" for side in skin.sticks()}
+    dpad = tuple(c for c in DPAD if c in regions)
+    groups = [(dpad, [s for s in DPAD_STATES if set(s) <= set(dpad)])] if dpad else []
+    for name in skin.controls:
+        if INDEX[name] < NUM_BUTTONS and name not in DPAD and name not in clicks:
+            groups.append(((name,), [(), (name,)]))
+    out = []
+    for controls, states in groups:
+        boxes = [regions[c] for c in controls]
+        x0, y0 = min(b[0] for b in boxes), min(b[1] for b in boxes)
+        x1, y1 = max(b[0] + b[2] for b in boxes), max(b[1] + b[3] for b in boxes)
+        box = renderer.working_box((x0, y0, x1 - x0, y1 - y0), config.context_px)
+        actions = np.zeros((len(states), ACTION_DIM), np.float32)
+        for k, state in enumerate(states):
+            actions[k, [INDEX[c] for c in state]] = 1.0
+        colour, alpha = renderer.render(box, actions)
+        over_grey = colour + 0.5 * (1.0 - alpha[..., None])
+        differs = (over_grey.max(0) - over_grey.min(0)).max(-1) > config.diff_threshold
+        if not differs.any():
+            continue
+        # Context: a flat sprite's level against its surroundings (the fit models the game behind).
+        mask = _dilate(differs, config.context_px)
+        out.append((controls, actions, box, mask, colour[:, mask], alpha[:, mask]))
+    return out
+
+
+def _buttons(skin: Skin, renderer: _Renderer, config: AssetConfig) -> tuple[Buttons | None, set[str]]:
+    groups = _button_groups(skin, renderer, config)
+    if not groups:
+        return None, set()
+    width = renderer.size[1]
+    pixels, colours, alphas, members, states, group_of = [], [], [], [], [], []
+    q0 = 0
+    total = sum(int(g[3].sum()) for g in groups)
+    for g, (_, actions, box, mask, colour, alpha) in enumerate(groups):
+        ys, xs = np.nonzero(mask)
+        pixels.append((ys + box[1]) * width + xs + box[0])
+        q = len(ys)
+        for k in range(len(actions)):
+            full_c, full_a = np.zeros((total, 3), np.float32), np.zeros(total, np.float32)
+            full_c[q0 : q0 + q], full_a[q0 : q0 + q] = colour[k], alpha[k]
+            member = np.zeros(total, np.float32)
+            member[q0 : q0 + q] = 1.0
+            colours.append(full_c), alphas.append(full_a), members.append(member)
+            states.append(actions[k]), group_of.append(g)
+        q0 += q
+    templates = Templates.build(np.stack(colours), np.stack(alphas), np.stack(members))
+    states_arr, group_arr = np.stack(states), np.array(group_of)
+    controls = tuple(c for g in groups for c in g[0])
+    on = np.stack(
+        [(states_arr[:, INDEX[c]] > 0.5) & (group_arr == i) for i, g in enumerate(groups) for c in g[0]]
+    )
+    off = np.stack(
+        [(states_arr[:, INDEX[c]] < 0.5) & (group_arr == i) for i, g in enumerate(groups) for c in g[0]]
+    )
+    scale = np.array([templates.scale_of(on[c] | off[c]) for c in range(len(controls))], np.float32)
+    return Buttons(np.concatenate(pixels), templates, controls, on, off, scale), set(controls)
+
+
+def _stick(skin: Skin, renderer: _Renderer, side: str, steps: int) -> StickAssets:
+    click = f"{side}_thumb" if f"{side}_thumb" in skin.controls else None
+    box = renderer.working_box(skin.regions()[f"{side}_x"])
+    axis = np.linspace(-1.0, 1.0, steps, dtype=np.float32)
+    gx, gy = np.meshgrid(axis, axis)
+    offsets = np.stack([gx.ravel(), gy.ravel()], -1)
+    presses = (False, True) if click else (False,)
+    actions = np.zeros((len(presses) * len(offsets), ACTION_DIM), np.float32)
+    for p, press in enumerate(presses):
+        rows = slice(p * len(offsets), (p + 1) * len(offsets))
+        actions[rows, INDEX[f"{side}_x"]] = offsets[:, 0]
+        actions[rows, INDEX[f"{side}_y"]] = offsets[:, 1]
+        if press:
+            actions[rows, INDEX[click]] = 1.0
+    colour, alpha = renderer.render(box, actions)
+    k = len(actions)
+    return StickAssets(
+        side, box, Templates.build(colour.reshape(k, -1, 3), alpha.reshape(k, -1)),
+        np.tile(offsets, (len(presses), 1)), np.repeat(np.array(presses), len(offsets)), steps, click,
+    )  # fmt: skip
+
+
+def _static(skin: Skin, renderer: _Renderer, config: AssetConfig) -> tuple[np.ndarray, np.ndarray]:
+    """Flat indices and centred unit-norm rendering of the skin's static parts plus a margin.
+
+    The margin matters for line-art skins: an outline is one colour, so only its contrast with its
+    surroundings says whether it is there.
+    """
+    h, w = renderer.size
+    colour, alpha = (a[0] for a in renderer.render((0, 0, w, h), np.zeros((1, ACTION_DIM), np.float32)))
+    static = _dilate(alpha > 0.5, config.context_px)
+    controls = np.zeros_like(static)
+    for box in skin.regions().values():
+        x, y, bw, bh = renderer.working_box(box, 1)
+        controls[y : y + bh, x : x + bw] = True
+    if (static & ~controls).sum() >= 20:
+        static &= ~controls  # else a skin that is all controls: use everything it draws
+    pixels = np.flatnonzero(static)
+    template = (colour + 0.5 * (1.0 - alpha[..., None])).reshape(-1, 3)[pixels].ravel()
+    template = template - template.mean()
+    return pixels, template / max(float(np.linalg.norm(template)), 1e-6)
+
+
+@functools.lru_cache(maxsize=16)
+def reader_assets(skin: Skin, factor: float, config: AssetConfig = AssetConfig()) -> ReaderAssets:
+    """The renderings the reader needs for ``skin`` at working ``factor`` (memoised per process:
+    skins hash by identity, so one loaded skin set shares its entries)."""
+    renderer = _Renderer(skin, factor)
+    buttons, read = _buttons(skin, renderer, config)
+    clicks = {f"{side}_thumb" for side in skin.sticks()}
+    unreadable = tuple(
+        c for c in skin.controls if INDEX[c] < NUM_BUTTONS and c not in read and c not in clicks
+    )
+    if unreadable:
+        log.info("skin %s: %s look the same pressed and released", skin.name, ", ".join(unreadable))
+    sticks = tuple(_stick(skin, renderer, side, config.stick_steps) for side in skin.sticks())
+    pixels, template = _static(skin, renderer, config)
+    return ReaderAssets(renderer.size, pixels, template, buttons, sticks, unreadable)
