@@ -29,6 +29,7 @@ from pixelpad.overlay.template_fit import Templates
 log = logging.getLogger(__name__)
 
 RENDER_OVERSAMPLE = 2.0
+STATIC_PIXELS = 4096  # at most this many pixels of the static parts are compared per frame
 DPAD = ("dpad_down", "dpad_left", "dpad_right", "dpad_up")
 # None + 8 directions, as sets of pressed d-pad buttons.
 DPAD_STATES: tuple[tuple[str, ...], ...] = (
@@ -48,20 +49,21 @@ class AssetConfig:
 
 
 @dataclass(frozen=True)
-class Buttons:
-    """Every button group's renderings over one gathered vector of pixels.
+class ButtonGroup:
+    """Buttons read together (one, or the d-pad's four) against their renderings in each state.
 
-    ``pixels`` indexes the flattened working image; ``templates`` has one row per (group, state),
-    each row non-zero only on its own group's pixels (``templates.member``); ``on[c]``/``off[c]``
-    mark the rows that show control ``controls[c]`` pressed / released.
+    ``pixels`` indexes the flattened working image (the group's pixels that tell the states apart,
+    and their context); ``states[k]`` is the action rendering ``k`` shows.
     """
 
+    controls: tuple[str, ...]
     pixels: np.ndarray  # (Q,) int64 flat pixel indices
     templates: Templates
-    controls: tuple[str, ...]
-    on: np.ndarray  # (C, K) bool
-    off: np.ndarray  # (C, K) bool
-    scale: np.ndarray  # (C,) the squared contrast of each control's group
+    states: np.ndarray  # (K, 21)
+
+    @property
+    def scale(self) -> float:
+        return float(self.templates.contrast.max())
 
 
 @dataclass(frozen=True)
@@ -70,11 +72,26 @@ class StickAssets:
 
     side: str
     box: Box  # working pixels
+    pixels: np.ndarray  # (Q,) flat indices of the box's pixels in the working image
     templates: Templates  # (K = planes x steps², box pixels)
     offsets: np.ndarray  # (K, 2) axis values (x, y)
     clicked: np.ndarray  # (K,) bool
     steps: int
     click: str | None
+    coarse: np.ndarray  # (K',) every other offset of the unclicked plane: the first pass
+    coarse_templates: Templates  # those rows, copied once
+
+    def neighbourhood(self, cells: np.ndarray, radius: int = 2) -> np.ndarray:
+        """Rows of every plane within ``radius`` steps of any of ``cells`` (flat grid indices)."""
+        n = self.steps
+        near = np.zeros((n + 2 * radius, n + 2 * radius), bool)
+        rows, cols = np.divmod(np.unique(cells), n)
+        for dy in range(2 * radius + 1):
+            for dx in range(2 * radius + 1):
+                near[rows + dy, cols + dx] = True
+        flat = np.flatnonzero(near[radius : radius + n, radius : radius + n])
+        planes = len(self.offsets) // (n * n)
+        return (np.arange(planes)[:, None] * n * n + flat[None, :]).ravel()
 
 
 @dataclass(frozen=True)
@@ -82,7 +99,7 @@ class ReaderAssets:
     size: tuple[int, int]  # (h, w) of the working image
     static_pixels: np.ndarray  # (S,) flat indices of the skin's static parts and their margin
     static_template: np.ndarray  # (3S,) their rendering, centred, unit norm
-    buttons: Buttons | None
+    buttons: tuple[ButtonGroup, ...]
     sticks: tuple[StickAssets, ...]
     unreadable: tuple[str, ...]  # buttons whose pictures do not differ at this size
 
@@ -154,8 +171,8 @@ class _Renderer:
         return out[..., :3], out[..., 3]
 
 
-def _button_groups(skin: Skin, renderer: _Renderer, config: AssetConfig):
-    """Per group of buttons read together: (controls, states (K, 21), pixel mask, colour, alpha)."""
+def _buttons(skin: Skin, renderer: _Renderer, config: AssetConfig) -> tuple[ButtonGroup, ...]:
+    """The groups of buttons whose pictures differ at this size (others cannot be read)."""
     regions = skin.regions()
     clicks = {f"{side}_thumb" for side in skin.sticks()}
     dpad = tuple(c for c in DPAD if c in regions)
@@ -179,41 +196,10 @@ def _button_groups(skin: Skin, renderer: _Renderer, config: AssetConfig):
             continue
         # Context: a flat sprite's level against its surroundings (the fit models the game behind).
         mask = _dilate(differs, config.context_px)
-        out.append((controls, actions, box, mask, colour[:, mask], alpha[:, mask]))
-    return out
-
-
-def _buttons(skin: Skin, renderer: _Renderer, config: AssetConfig) -> tuple[Buttons | None, set[str]]:
-    groups = _button_groups(skin, renderer, config)
-    if not groups:
-        return None, set()
-    width = renderer.size[1]
-    pixels, colours, alphas, members, states, group_of = [], [], [], [], [], []
-    q0 = 0
-    total = sum(int(g[3].sum()) for g in groups)
-    for g, (_, actions, box, mask, colour, alpha) in enumerate(groups):
         ys, xs = np.nonzero(mask)
-        pixels.append((ys + box[1]) * width + xs + box[0])
-        q = len(ys)
-        for k in range(len(actions)):
-            full_c, full_a = np.zeros((total, 3), np.float32), np.zeros(total, np.float32)
-            full_c[q0 : q0 + q], full_a[q0 : q0 + q] = colour[k], alpha[k]
-            member = np.zeros(total, np.float32)
-            member[q0 : q0 + q] = 1.0
-            colours.append(full_c), alphas.append(full_a), members.append(member)
-            states.append(actions[k]), group_of.append(g)
-        q0 += q
-    templates = Templates.build(np.stack(colours), np.stack(alphas), np.stack(members))
-    states_arr, group_arr = np.stack(states), np.array(group_of)
-    controls = tuple(c for g in groups for c in g[0])
-    on = np.stack(
-        [(states_arr[:, INDEX[c]] > 0.5) & (group_arr == i) for i, g in enumerate(groups) for c in g[0]]
-    )
-    off = np.stack(
-        [(states_arr[:, INDEX[c]] < 0.5) & (group_arr == i) for i, g in enumerate(groups) for c in g[0]]
-    )
-    scale = np.array([templates.scale_of(on[c] | off[c]) for c in range(len(controls))], np.float32)
-    return Buttons(np.concatenate(pixels), templates, controls, on, off, scale), set(controls)
+        pixels = (ys + box[1]) * renderer.size[1] + xs + box[0]
+        out.append(ButtonGroup(controls, pixels, Templates.build(colour[:, mask], alpha[:, mask]), actions))
+    return tuple(out)
 
 
 def _stick(skin: Skin, renderer: _Renderer, side: str, steps: int) -> StickAssets:
@@ -232,9 +218,13 @@ def _stick(skin: Skin, renderer: _Renderer, side: str, steps: int) -> StickAsset
             actions[rows, INDEX[click]] = 1.0
     colour, alpha = renderer.render(box, actions)
     k = len(actions)
+    templates = Templates.build(colour.reshape(k, -1, 3), alpha.reshape(k, -1))
+    even = np.arange(steps) % 2 == 0
+    coarse = np.flatnonzero((even[:, None] & even[None, :]).ravel())
+    ys, xs = np.mgrid[box[1] : box[1] + box[3], box[0] : box[0] + box[2]]
     return StickAssets(
-        side, box, Templates.build(colour.reshape(k, -1, 3), alpha.reshape(k, -1)),
-        np.tile(offsets, (len(presses), 1)), np.repeat(np.array(presses), len(offsets)), steps, click,
+        side, box, (ys * renderer.size[1] + xs).ravel(), templates, np.tile(offsets, (len(presses), 1)),
+        np.repeat(np.array(presses), len(offsets)), steps, click, coarse, templates.subset(coarse),
     )  # fmt: skip
 
 
@@ -254,6 +244,8 @@ def _static(skin: Skin, renderer: _Renderer, config: AssetConfig) -> tuple[np.nd
     if (static & ~controls).sum() >= 20:
         static &= ~controls  # else a skin that is all controls: use everything it draws
     pixels = np.flatnonzero(static)
+    if len(pixels) > STATIC_PIXELS:  # enough to tell the overlay is there; more only costs time
+        pixels = pixels[np.linspace(0, len(pixels) - 1, STATIC_PIXELS).astype(np.int64)]
     template = (colour + 0.5 * (1.0 - alpha[..., None])).reshape(-1, 3)[pixels].ravel()
     template = template - template.mean()
     return pixels, template / max(float(np.linalg.norm(template)), 1e-6)
@@ -264,7 +256,8 @@ def reader_assets(skin: Skin, factor: float, config: AssetConfig = AssetConfig()
     """The renderings the reader needs for ``skin`` at working ``factor`` (memoised per process:
     skins hash by identity, so one loaded skin set shares its entries)."""
     renderer = _Renderer(skin, factor)
-    buttons, read = _buttons(skin, renderer, config)
+    buttons = _buttons(skin, renderer, config)
+    read = {c for g in buttons for c in g.controls}
     clicks = {f"{side}_thumb" for side in skin.sticks()}
     unreadable = tuple(
         c for c in skin.controls if INDEX[c] < NUM_BUTTONS and c not in read and c not in clicks

@@ -30,28 +30,21 @@ import numpy as np
 
 @dataclass(frozen=True)
 class Templates:
-    """``K`` renderings over a vector of ``Q`` pixels, with the sums :func:`residuals` needs.
-
-    A rendering may cover only part of the pixels (``member``): then its patch is those pixels alone,
-    and many small patches (all of a skin's buttons) are scored with one matrix product.
+    """``K`` renderings of one patch of ``Q`` pixels, with the sums :func:`residuals` needs.
 
     Attributes:
         colour: ``(K, 3Q)`` premultiplied colour ``α·S`` (pixel-major, RGB interleaved), float32.
         alpha: ``(K, Q)`` opacity, float32.
-        member: ``(K, Q)`` float32 0/1, the pixels of each rendering's patch; None: all of them.
-        count: ``(K,)`` pixels per patch.
         colour_sum: ``(K, 3)`` Σ over pixels of ``a`` per channel.
         colour_alpha: ``(K, 3)`` Σ ``a·α`` per channel.
         colour_sq: ``(K,)`` Σ ``a²`` over pixels and channels.
         alpha_sum, alpha_sq: ``(K,)`` Σ ``α`` and Σ ``α²`` over pixels.
-        contrast: ``(K,)`` each rendering's variance over its patch, drawn over mid-grey (a scale for
-            turning residual margins into probabilities).
+        contrast: ``(K,)`` each rendering's variance, drawn over mid-grey (the scale that turns
+            residual margins into probabilities).
     """
 
     colour: np.ndarray
     alpha: np.ndarray
-    member: np.ndarray | None
-    count: np.ndarray
     colour_sum: np.ndarray
     colour_alpha: np.ndarray
     colour_sq: np.ndarray
@@ -60,36 +53,36 @@ class Templates:
     contrast: np.ndarray
 
     @classmethod
-    def build(cls, colour: np.ndarray, alpha: np.ndarray, member: np.ndarray | None = None) -> Templates:
-        """From premultiplied renderings ``colour (K, Q, 3)``, opacity ``alpha (K, Q)`` and optionally
-        each one's pixels ``member (K, Q)`` (colour and alpha must be 0 outside them)."""
+    def build(cls, colour: np.ndarray, alpha: np.ndarray) -> Templates:
+        """From premultiplied renderings ``colour (K, Q, 3)`` and their opacity ``alpha (K, Q)``."""
         colour = np.ascontiguousarray(colour, np.float32)
         alpha = np.ascontiguousarray(alpha, np.float32)
         k, q = alpha.shape
-        inside = np.ones((k, q), np.float32) if member is None else member.astype(np.float32)
-        count = inside.sum(1).astype(np.float64)
-        over_grey = (colour + 0.5 * (1.0 - alpha[..., None])) * inside[..., None]
-        mean = over_grey.sum((1, 2)) / (3 * count)
-        contrast = (over_grey**2).sum((1, 2)) / (3 * count) - mean**2
+        over_grey = colour + 0.5 * (1.0 - alpha[..., None])
         return cls(
             colour=colour.reshape(k, 3 * q),
             alpha=alpha,
-            member=None if member is None else np.ascontiguousarray(inside),
-            count=count,
             colour_sum=colour.sum(axis=1, dtype=np.float64),
             colour_alpha=np.einsum("kqc,kq->kc", colour, alpha, dtype=np.float64),
             colour_sq=np.einsum("kqc,kqc->k", colour, colour, dtype=np.float64),
             alpha_sum=alpha.sum(axis=1, dtype=np.float64),
             alpha_sq=np.einsum("kq,kq->k", alpha, alpha, dtype=np.float64),
-            contrast=np.maximum(contrast, 1e-9),
+            contrast=np.maximum(over_grey.reshape(k, -1).var(axis=1), 1e-9),
         )
 
     def __len__(self) -> int:
         return len(self.alpha)
 
-    def scale_of(self, rows: np.ndarray) -> float:
-        """The largest contrast among ``rows``: residual margins of these renderings are relative to it."""
-        return float(self.contrast[rows].max())
+    @property
+    def pixels(self) -> int:
+        return self.alpha.shape[1]
+
+    def subset(self, rows: np.ndarray) -> Templates:
+        """The renderings ``rows`` only (a copy)."""
+        return Templates(
+            self.colour[rows], self.alpha[rows], self.colour_sum[rows], self.colour_alpha[rows],
+            self.colour_sq[rows], self.alpha_sum[rows], self.alpha_sq[rows], self.contrast[rows],
+        )  # fmt: skip
 
 
 def residuals(templates: Templates, patches: np.ndarray, opacities: np.ndarray) -> np.ndarray:
@@ -97,28 +90,31 @@ def residuals(templates: Templates, patches: np.ndarray, opacities: np.ndarray) 
 
     Args:
         templates: the renderings.
-        patches: ``(B, Q, 3)`` float32, the video's pixels (in the renderings' order).
+        patches: ``(Q, 3, B)`` float32, the video's pixels (in the renderings' order) of ``B`` frames;
+            frames last, so that every sum over pixels below is one matrix product for all frames.
         opacities: ``(M,)`` the opacities ``o`` tried.
+
+    For each ``o``: ``SSE = Σ(I − o·a)² − Σ_c (Σ(I − o·a)(1 − o·α))² / Σ(1 − o·α)²``; the sums over
+    pixels are matrix products, and both terms are polynomials in ``o`` whose coefficients are
+    computed once, so trying more opacities costs little.
     """
-    b, q, _ = patches.shape
+    q, _, b = patches.shape
     t = templates
-    flat = patches.reshape(b, 3 * q)
-    a_i = (flat @ t.colour.T).astype(np.float64)  # (B, K) Σ a·I
-    l_i = np.matmul(t.alpha, patches).astype(np.float64)  # (B, K, 3) Σ α·I per channel
-    squares = np.einsum("bqc,bqc->bq", patches, patches)
-    if t.member is None:
-        i_sum = patches.sum(1, dtype=np.float64)[:, None, :]  # (B, 1, 3)
-        i_sq = squares.sum(1, dtype=np.float64)[:, None]  # (B, 1)
-    else:
-        i_sum = np.matmul(t.member, patches).astype(np.float64)  # (B, K, 3)
-        i_sq = (squares @ t.member.T).astype(np.float64)  # (B, K)
-    o = opacities.astype(np.float64)[:, None, None]  # (M, 1, 1)
-    # For each o: SSE = Σ(I − o·a)² − Σ_c (Σ(I − o·a)(1 − o·α))² / Σ(1 − o·α)².
-    direct = i_sq - 2 * o * a_i + o**2 * t.colour_sq  # (M, B, K)
-    oc = o[..., None]
-    cross = i_sum - oc * l_i - oc * t.colour_sum + oc**2 * t.colour_alpha  # (M, B, K, 3)
-    weight = t.count - 2 * o * t.alpha_sum + o**2 * t.alpha_sq  # (M, 1, K) Σ(1 − o·α)²
-    # Where o·α is 1 everywhere the game cannot show: there is no g to fit (and 0/0 numerically).
-    fitted = np.where(weight > 1e-6 * t.count, (cross**2).sum(-1) / np.maximum(weight, 1e-12), 0.0)
-    sse = np.maximum(direct - fitted, 0.0).min(axis=0)
-    return (sse / (3 * t.count)).astype(np.float32)
+    flat = patches.reshape(3 * q, b)
+    a_i = (t.colour @ flat).T.astype(np.float64)  # (B, K) Σ a·I
+    l_i = (t.alpha @ patches.reshape(q, 3 * b)).reshape(-1, 3, b).transpose(2, 0, 1).astype(np.float64)
+    u = patches.sum(0, dtype=np.float64).T[:, None, :]  # (B, 1, 3) Σ I per channel
+    i_sq = (flat * flat).sum(0, dtype=np.float64)[:, None]  # (B, 1)
+    # cross_c(o) = u_c − o·v_c + o²·w_c, summed over channels after squaring: a quartic in o.
+    v, w = l_i + t.colour_sum, t.colour_alpha  # l_i: (B, K, 3) Σ α·I per channel
+    c0, c1 = (u * u).sum(-1), -2 * (u * v).sum(-1)
+    c2, c3, c4 = (v * v).sum(-1) + 2 * (u * w).sum(-1), -2 * (v * w).sum(-1), (w * w).sum(-1)
+    best = np.full(a_i.shape, np.inf)
+    for o in np.asarray(opacities, np.float64):
+        direct = i_sq - 2 * o * a_i + o * o * t.colour_sq
+        cross = c0 + o * (c1 + o * (c2 + o * (c3 + o * c4)))
+        weight = q - 2 * o * t.alpha_sum + o * o * t.alpha_sq  # (K,) Σ(1 − o·α)²
+        # Where o·α is 1 everywhere the game cannot show: there is no g to fit (and 0/0 numerically).
+        fitted = np.where(weight > 1e-6 * q, cross / np.maximum(weight, 1e-12), 0.0)
+        np.minimum(best, direct - fitted, out=best)
+    return (np.maximum(best, 0.0) / (3 * q)).astype(np.float32)

@@ -108,36 +108,44 @@ class TemplateReader:
         """
         a = self.assets
         b = len(overlays)
-        flat = overlays.reshape(b, -1, 3)
-        static = flat[:, a.static_pixels].astype(np.float32).reshape(b, -1)
-        static -= static.mean(1, keepdims=True)
-        norm = np.linalg.norm(static, axis=1)
-        visible = np.where(norm > 1e-6, static @ a.static_template / np.maximum(norm, 1e-6), 0.0)
+        # Pixels first, frames last: every gather below copies whole rows, every sum is one product.
+        pixels = np.ascontiguousarray(overlays.reshape(b, -1, 3).transpose(1, 2, 0))  # (h·w, 3, B)
+        static = np.take(pixels, a.static_pixels, axis=0).astype(np.float32).reshape(-1, b)
+        static -= static.mean(0)
+        norm = np.linalg.norm(static, axis=0)
+        visible = np.where(norm > 1e-6, a.static_template @ static / np.maximum(norm, 1e-6), 0.0)
         out = np.zeros((b, ACTION_DIM), np.float32)
-        if a.buttons is not None:
-            btn = a.buttons
-            patch = flat[:, btn.pixels].astype(np.float32) * (1.0 / 255.0)
-            fit = residuals(btn.templates, patch, self._opacities)[:, None, :]  # (B, 1, K)
-            best_on = np.where(btn.on, fit, np.inf).min(-1)  # (B, C)
-            best_off = np.where(btn.off, fit, np.inf).min(-1)
-            cols = [INDEX[c] for c in btn.controls]
-            out[:, cols] = self._probability(best_off - best_on, btn.scale)
+        for g in a.buttons:
+            fit = residuals(g.templates, self._patch(pixels, g.pixels), self._opacities)  # (B, K)
+            for c in g.controls:
+                on = g.states[:, INDEX[c]] > 0.5
+                margin = fit[:, ~on].min(1) - fit[:, on].min(1)
+                out[:, INDEX[c]] = self._probability(margin, g.scale)
         for s in a.sticks:
-            x, y, w, h = s.box
-            patch = np.ascontiguousarray(overlays[:, y : y + h, x : x + w]).astype(np.float32)
-            self._read_stick(s, patch.reshape(b, -1, 3) * (1.0 / 255.0), out)
+            self._read_stick(s, self._patch(pixels, s.pixels), out)
         out[visible < self.config.min_visible] = np.nan
         return out, visible.astype(np.float32)
 
+    @staticmethod
+    def _patch(pixels: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        """Pixels ``rows`` of a batch ``(h·w, 3, B)`` uint8 as float32 in [0, 1]: ``(Q, 3, B)``."""
+        return np.take(pixels, rows, axis=0).astype(np.float32) * np.float32(1.0 / 255.0)
+
     def _read_stick(self, s: StickAssets, patch: np.ndarray, out: np.ndarray) -> None:
-        """Write the stick's (x, y, click) reads of ``patch (B, Q, 3)`` into ``out (B, 21)``."""
-        n = s.steps
-        fit = residuals(s.templates, patch, self._opacities)  # (B, planes * n * n)
-        b = len(fit)
+        """Write the stick's (x, y, click) reads of ``patch (Q, 3, B)`` into ``out (B, 21)``."""
+        n, b = s.steps, patch.shape[-1]
+        # Coarse pass: every other offset, unclicked; fine pass: the offsets next to any frame's coarse
+        # winner (and the clicked cap there): a fraction of scoring every rendering. The fine winner's
+        # neighbours are then scored too (those two steps away are coarse offsets) for the parabola.
+        coarse = residuals(s.coarse_templates, patch, self._opacities)
+        fine = s.neighbourhood(s.coarse[np.argmin(coarse, axis=1)], radius=1)
+        fit = np.full((b, len(s.offsets)), np.inf, np.float32)
+        fit[:, s.coarse] = coarse
+        fit[:, fine] = residuals(s.templates.subset(fine), patch, self._opacities)
         best = np.argmin(fit, axis=1)
         plane, cell = np.divmod(best, n * n)
         row, col = np.divmod(cell, n)
-        grid = -fit.reshape(b, -1, n, n)[np.arange(b), plane]  # (B, n, n) scores of the best plane
+        grid = -fit.reshape(b, -1, n, n)[np.arange(b), plane]  # (B, n, n) scores (-inf: not scored)
         step = 2.0 / (n - 1)
         frames = np.arange(b)
         x = s.offsets[best, 0] + step * _parabola(grid, frames, row, col, axis=1)
@@ -145,8 +153,8 @@ class TemplateReader:
         out[:, INDEX[f"{s.side}_x"]] = np.clip(x, -1, 1)
         out[:, INDEX[f"{s.side}_y"]] = np.clip(y, -1, 1)
         if s.click:
-            margin = fit[:, ~s.clicked].min(1) - fit[:, s.clicked].min(1)
-            out[:, INDEX[s.click]] = self._probability(margin, s.templates.scale_of(slice(None)))
+            margin = np.clip(fit[:, ~s.clicked].min(1) - fit[:, s.clicked].min(1), -1e3, 1e3)
+            out[:, INDEX[s.click]] = self._probability(margin, float(s.templates.contrast.max()))
 
     def _probability(self, margin: np.ndarray, scale: np.ndarray | float) -> np.ndarray:
         """Residual margins, relative to the renderings' own contrast, as probabilities."""
