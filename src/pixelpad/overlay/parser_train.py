@@ -56,7 +56,10 @@ class TrainParserConfig:
     warmup_steps: int = 1_000
     min_lr_ratio: float = 0.1  # cosine decay ends at lr * min_lr_ratio
     grad_clip: float = 1.0  # clip the gradient norm at this value, or disable if == 0
+    button_weight: float = 10.0  # button BCE vs stick CE: see parser_loss; at 1 buttons stay at the prior
+    stick_weight: float = 1.0
     device: str = "cpu"
+    bf16: bool = False  # bfloat16 autocast of the forward pass (GPUs; the loss and weights stay float32)
     workers: int = 0  # DataLoader processes drawing pairs; 0 = draw in the training process
     seed: int = 0
     log_every: int = 50
@@ -86,35 +89,55 @@ def _lr_factor(step: int, config: TrainParserConfig) -> float:
 
 @torch.no_grad()
 def evaluate(model: Parser, batch: dict[str, np.ndarray], chunk: int = 256) -> dict[str, float]:
-    """Button accuracy, stick R² and visibility accuracy on ``batch``, next to a constant prior's.
-
-    The prior predicts each button's majority state and each stick's mean: the margin over it says
-    whether the model reads the overlay at all. Buttons are mostly released, so the majority prior
-    already scores ~0.95 accuracy; balanced accuracy (mean of the pressed and released recalls) puts
-    any constant prior at 0.5.
-    """
+    """The parser's held-out scores on ``batch`` (a :class:`PairSource` batch); see :func:`scores`."""
+    was_training = model.training
     model.eval()
     preds = [model.predict(batch["images"][i : i + chunk]) for i in range(0, len(batch["images"]), chunk)]
-    p = {k: np.concatenate([q[k] for q in preds]) for k in preds[0]}
+    model.train(was_training)
+    return scores({k: np.concatenate([q[k] for q in preds]) for k in preds[0]}, batch)
+
+
+def scores(pred: dict[str, np.ndarray], batch: dict[str, np.ndarray]) -> dict[str, float]:
+    """Button accuracy / balanced accuracy / F1, stick R² and visibility accuracy, next to a prior's.
+
+    The prior is the best constant: each button's majority state in ``batch`` and each stick axis's
+    mean, so its stick R² is 0 by definition. Buttons are mostly released, so the majority prior
+    already scores ~0.95 accuracy: balanced accuracy (mean of the pressed and released recalls, 0.5
+    for any constant) and F1 of "pressed" pooled over every known button (0 for "never pressed")
+    say whether buttons are read at all. Only controls the skin shows, on visible overlays, count.
+
+    Args:
+        pred: ``buttons (N, 17)`` and ``visible (N,)`` probabilities, ``sticks (N, 4)``.
+        batch: labels as a :class:`PairSource` returns them.
+    """
     visible = batch["visible"].astype(bool)
     known_b = batch["button_known"].astype(bool) & visible[:, None]
     truth_b = batch["buttons"] > 0.5
-    majority = (truth_b & known_b).sum(0) * 2 > known_b.sum(0)
+    majority = np.broadcast_to((truth_b & known_b).sum(0) * 2 > known_b.sum(0), truth_b.shape)
     known_s = np.repeat(batch["stick_known"].astype(bool) & visible[:, None], 2, axis=1)
     truth_s = batch["sticks"]
-    resid = ((p["sticks"] - truth_s) ** 2)[known_s].sum()
     mean_s = np.array([truth_s[known_s[:, j], j].mean() if known_s[:, j].any() else 0.0 for j in range(4)])
     total = ((truth_s - mean_s) ** 2)[known_s].sum()
-    model.train()
-    said = p["buttons"] > 0.5
-    recalls = [float((said == truth_b)[known_b & (truth_b == v)].mean()) for v in (True, False)
-               if (known_b & (truth_b == v)).any()]  # fmt: skip
-    return {
-        "button_acc": float((said == truth_b)[known_b].mean()),
-        "button_balanced_acc": float(np.mean(recalls)),
-        "button_acc_prior": float((np.broadcast_to(majority, truth_b.shape) == truth_b)[known_b].mean()),
+    resid = ((pred["sticks"] - truth_s) ** 2)[known_s].sum()
+    said = pred["buttons"] > 0.5
+    out = {}
+    for name, guess in (("", said), ("_prior", majority)):
+        out |= {f"button_{k}{name}": v for k, v in _button_scores(guess, truth_b, known_b).items()}
+    return out | {
         "stick_r2": float(1 - resid / max(total, 1e-9)),
-        "visible_acc": float(((p["visible"] > 0.5) == visible).mean()),
+        "visible_acc": float(((pred["visible"] > 0.5) == visible).mean()),
+    }
+
+
+def _button_scores(said: np.ndarray, truth: np.ndarray, known: np.ndarray) -> dict[str, float]:
+    """Accuracy, balanced accuracy and pooled F1 of the pressed class over the ``known`` entries."""
+    s, t = said[known], truth[known]
+    tp, fp, fn = (s & t).sum(), (s & ~t).sum(), (~s & t).sum()
+    recalls = [float((s == t)[t == v].mean()) for v in (True, False) if (t == v).any()]
+    return {
+        "acc": float((s == t).mean()) if len(s) else float("nan"),
+        "balanced_acc": float(np.mean(recalls)) if recalls else float("nan"),
+        "f1": float(2 * tp / max(2 * tp + fp + fn, 1)),
     }
 
 
@@ -155,9 +178,13 @@ def train_parser(
     # Resuming draws fresh pairs (a new stream seed per start step) rather than replaying old ones.
     stream = _PairStream(source, config.batch_size, config.seed * 1_000_003 + start)
     loader = torch.utils.data.DataLoader(
-        stream, batch_size=None, num_workers=config.workers, persistent_workers=config.workers > 0
+        stream,
+        batch_size=None,
+        num_workers=config.workers,
+        persistent_workers=config.workers > 0,
+        pin_memory=config.device.startswith("cuda"),
     )
-    metrics: dict[str, float] = {}
+    autocast = torch.autocast(torch.device(config.device).type, dtype=torch.bfloat16, enabled=config.bf16)
     step, t0, seen = start, time.perf_counter(), 0
     batches = iter(loader)
     try:
@@ -166,7 +193,9 @@ def train_parser(
             lr = config.lr * _lr_factor(step, config)
             for group in optimizer.param_groups:
                 group["lr"] = lr
-            losses = parser_loss(model(model.prepare(batch["images"])), batch, model_config.grid)
+            with autocast:
+                logits = model(model.prepare(batch["images"]))
+            losses = parser_loss(logits, batch, model_config.grid, config.button_weight, config.stick_weight)
             optimizer.zero_grad(set_to_none=True)
             losses["loss"].backward()
             if config.grad_clip > 0:
@@ -190,6 +219,5 @@ def train_parser(
     finally:
         if step > start:
             _save(model, optimizer, step, config)
-    metrics = evaluate(model, held_out)
     model.eval()
-    return metrics
+    return evaluate(model, held_out)
