@@ -135,6 +135,46 @@ def _region_skin(skin: Skin, box: Box) -> Skin:
     return Skin(f"{skin.name}@{box}", skin.layout, (h, w), tuple(elements))
 
 
+def _over(canvas: np.ndarray, layer: np.ndarray) -> None:
+    """Straight-alpha ``layer`` (h, w, 4) float32 over ``canvas`` (same shape), in place."""
+    a = layer[..., 3:]
+    below = canvas[..., 3:] * (1.0 - a)
+    out_a = a + below
+    rgb = layer[..., :3] * a + canvas[..., :3] * below
+    np.divide(rgb, out_a, out=rgb, where=out_a > 0)
+    canvas[..., :3], canvas[..., 3:] = rgb, out_a
+
+
+def _drawer(region: Skin, actions: np.ndarray):
+    """``action -> region.render(action, as_float=True)`` for the actions of ``actions (K, 21)``, drawing
+    only the elements that differ between them: those below them are drawn once, and those above
+    once into a layer put over each picture (hundreds of stick renderings differ by one sprite)."""
+    varying = {name for name, i in INDEX.items() if np.ptp(actions[:, i]) > 0}
+    elements = region.elements
+    dynamic = [i for i, e in enumerate(elements) if varying & set(e.controls())]
+    if not dynamic:
+        picture = region.render(actions[0], as_float=True)
+        return lambda action: picture.copy()
+    first, last = dynamic[0], dynamic[-1]
+    below = np.zeros((*region.size, 4), np.float32)
+    above = np.zeros((*region.size, 4), np.float32)
+    for e in elements[:first]:
+        e.draw(below, actions[0])
+    for e in elements[last + 1 :]:
+        e.draw(above, actions[0])
+    covered = bool(above[..., 3].any())
+
+    def draw(action: np.ndarray) -> np.ndarray:
+        canvas = below.copy()
+        for e in elements[first : last + 1]:
+            e.draw(canvas, action)
+        if covered:
+            _over(canvas, above)
+        return canvas
+
+    return draw
+
+
 class _Renderer:
     """Renders working-pixel boxes of one skin at one working factor."""
 
@@ -161,9 +201,10 @@ class _Renderer:
         bw, bh = math.ceil((ux + uw) / r) + pad - bx, math.ceil((uy + uh) / r) + pad - by
         region = _region_skin(self.render_skin, (bx, by, bw, bh))
         to_working = np.array([[r, 0, r * bx - ux], [0, r, r * by - uy]], np.float64)
+        draw = _drawer(region, actions)
         out = np.empty((len(actions), uh, uw, 4), np.float32)
         for k, action in enumerate(actions):
-            rgba = region.render(action, as_float=True)
+            rgba = draw(action)
             rgba[..., :3] *= rgba[..., 3:]  # premultiplied: blurring and warping stay exact
             if r < 1:
                 rgba = cv2.GaussianBlur(rgba, (0, 0), 0.4 / r)  # what area-averaging does

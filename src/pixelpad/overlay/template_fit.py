@@ -58,17 +58,20 @@ class Templates:
         colour = np.ascontiguousarray(colour, np.float32)
         alpha = np.ascontiguousarray(alpha, np.float32)
         k, q = alpha.shape
-        over_grey = colour + 0.5 * (1.0 - alpha[..., None])
+        colour_sum = colour.sum(axis=1, dtype=np.float64)
+        colour_alpha = np.einsum("kqc,kq->kc", colour, alpha, dtype=np.float64)
+        colour_sq = np.einsum("kqc,kqc->k", colour, colour, dtype=np.float64)
+        alpha_sum = alpha.sum(axis=1, dtype=np.float64)
+        alpha_sq = np.einsum("kq,kq->k", alpha, alpha, dtype=np.float64)
+        # Variance of x = a + (1 − α)/2 (drawn over mid-grey) over pixels and channels, from the sums.
+        total = colour_sum.sum(1)
+        mean = (total + 1.5 * (q - alpha_sum)) / (3 * q)
+        square = colour_sq + total - colour_alpha.sum(1) + 0.75 * (q - 2 * alpha_sum + alpha_sq)
         return cls(
-            colour=colour.reshape(k, 3 * q),
-            alpha=alpha,
-            colour_sum=colour.sum(axis=1, dtype=np.float64),
-            colour_alpha=np.einsum("kqc,kq->kc", colour, alpha, dtype=np.float64),
-            colour_sq=np.einsum("kqc,kqc->k", colour, colour, dtype=np.float64),
-            alpha_sum=alpha.sum(axis=1, dtype=np.float64),
-            alpha_sq=np.einsum("kq,kq->k", alpha, alpha, dtype=np.float64),
-            contrast=np.maximum(over_grey.reshape(k, -1).var(axis=1), 1e-9),
-        )
+            colour=colour.reshape(k, 3 * q), alpha=alpha, colour_sum=colour_sum, colour_alpha=colour_alpha,
+            colour_sq=colour_sq, alpha_sum=alpha_sum, alpha_sq=alpha_sq,
+            contrast=np.maximum(square / (3 * q) - mean**2, 1e-9),
+        )  # fmt: skip
 
     def __len__(self) -> int:
         return len(self.alpha)
