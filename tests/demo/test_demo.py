@@ -7,7 +7,7 @@ import pytest
 
 from pixelpad.actions import INDEX
 from pixelpad.demo import DemoConfig, Stage, run_demo, run_stages
-from pixelpad.demo.extraction import extract_available, score
+from pixelpad.demo.extraction import extract_available, score, source_frames
 from pixelpad.demo.report import goal_rows
 from pixelpad.demo.study import StudyConfig, relative_improvement, run_study
 
@@ -153,3 +153,10 @@ def test_strided_policy_keeps_every_kth_action_of_each_chunk():
     chunks = Strided(Counting(), 3).predict(np.zeros((2, 4, 4, 3), np.uint8))
     assert chunks.shape == (2, 6, 21)
     np.testing.assert_allclose(chunks[1, :, INDEX["left_x"]] * 16, [0, 3, 6, 9, 12, 15])
+
+
+def test_truth_is_taken_at_the_dataset_rate():
+    # a 10 fps video in a 30 fps dataset: each video frame stands for three dataset frames
+    np.testing.assert_array_equal(source_frames(3, 7, 10.0, 30.0, 100), [1, 1, 1, 2, 2, 2, 3])
+    np.testing.assert_array_equal(source_frames(5, 4, 30.0, 30.0, 100), [5, 6, 7, 8])
+    np.testing.assert_array_equal(source_frames(0, 9, 10.0, 30.0, 2), [0, 0, 0, 1, 1, 1])

@@ -65,7 +65,8 @@ def pairs(dataset: Path) -> list[tuple[dict[str, Any], np.ndarray, np.ndarray]]:
     """``(episode metadata + shown mask, extracted (N, 21), true (N, 21))`` for every episode.
 
     The true actions are those of the episode's source video over the frames the episode covers
-    (``extra["source"]`` and ``extra["segment"] = [start, stop)``, as ``pixelpad extract`` writes them).
+    (``extra["source"]`` and ``extra["segment"] = [start, stop)``, as ``pixelpad extract`` writes them),
+    taken at the dataset's rate (:func:`source_frames`).
     """
     from pixelpad.dataset import EpisodeStore
     from pixelpad.overlay import GroundTruth
@@ -77,9 +78,22 @@ def pairs(dataset: Path) -> list[tuple[dict[str, Any], np.ndarray, np.ndarray]]:
         truth = GroundTruth.load(extra["source"])
         extracted = store.actions(meta["index"])
         start = int(extra.get("segment", (0,))[0])
-        true = truth.actions[start : start + len(extracted)]
-        out.append(({**meta, "shown": truth.mask()}, extracted[: len(true)], true))
+        index = source_frames(start, len(extracted), truth.fps, store.fps, len(truth.actions))
+        out.append(({**meta, "shown": truth.mask()}, extracted[: len(index)], truth.actions[index]))
     return out
+
+
+def source_frames(
+    start: int, count: int, source_fps: float, dataset_fps: float, available: int
+) -> np.ndarray:
+    """Indices of the source video's frames behind dataset frames ``start .. start + count - 1``.
+
+    A dataset at a higher rate than its video repeats each video frame (a 10 fps Neverball video in a
+    30 fps dataset: frames 0, 0, 0, 1, 1, 1, ...); segments count dataset frames. Frames past the
+    video's end are left out.
+    """
+    index = np.floor((start + np.arange(count)) * (source_fps / dataset_fps) + 1e-6).astype(np.int64)
+    return index[index < available]
 
 
 def outcomes(dataset: Path) -> dict[str, int]:
