@@ -2,8 +2,9 @@
 
 import cv2
 import numpy as np
+import pytest
 
-from pixelpad.extract.pipeline import letterbox, resample_indices, video_id_for
+from pixelpad.extract.pipeline import _covering_box, letterbox, resample_indices, video_id_for
 from pixelpad.extract.spool import FrameSpool
 
 
@@ -18,6 +19,18 @@ def test_letterbox_keeps_aspect_and_centres():
     out, scale, x0, y0 = letterbox(portrait, (90, 160))
     assert out.shape == (90, 160, 3) and scale == 0.45 and (x0, y0) == (57, 0)
     assert out[:, :x0].max() == 0 and out[:, x0 : x0 + 45].min() == 255 and out[:, x0 + 45 :].max() == 0
+
+
+@pytest.mark.parametrize(("box", "size"), [((301, 157, 171, 93), (180, 320)), ((0, 0, 37, 11), (90, 210))])
+def test_masking_after_the_letterbox_hides_every_overlay_pixel(box, size):
+    frame = np.zeros((360, 640, 3), np.uint8)
+    x, y, w, h = box
+    frame[y : y + h, x : x + w] = 255
+    small, scale, x0, y0 = letterbox(frame, size)
+    mx, my, mw, mh = _covering_box(box, scale, x0, y0, size)
+    small[my : my + mh, mx : mx + mw] = 0
+    assert small.max() == 0
+    assert mw <= w * scale + 2 and mh <= h * scale + 2  # no more than the pixels it touches
 
 
 def test_video_ids_are_stable_and_tell_same_named_files_apart(tmp_path):

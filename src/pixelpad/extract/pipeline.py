@@ -23,6 +23,7 @@ import dataclasses
 import hashlib
 import json
 import logging
+import math
 import os
 import time
 import traceback
@@ -110,6 +111,19 @@ def letterbox(image: np.ndarray, size: tuple[int, int]) -> tuple[np.ndarray, flo
     y0, x0 = (h - nh) // 2, (w - nw) // 2
     out[y0 : y0 + nh, x0 : x0 + nw] = cv2.resize(image, (nw, nh), interpolation=cv2.INTER_AREA)
     return out, scale, x0, y0
+
+
+def _covering_box(box: Box, scale: float, x0: int, y0: int, size: tuple[int, int]) -> Box:
+    """The letterboxed frame's pixels that any pixel of ``box`` (source frame) contributes to.
+
+    Masking after the resize (not before) spares a full-size copy of every frame; area resampling
+    spreads a source pixel only over the output pixels it overlaps, which this box covers.
+    """
+    x, y, w, h = box
+    left, top = max(x0, x0 + math.floor(x * scale)), max(y0, y0 + math.floor(y * scale))
+    right = min(size[1], x0 + math.ceil((x + w) * scale))
+    bottom = min(size[0], y0 + math.ceil((y + h) * scale))
+    return (left, top, max(1, right - left), max(1, bottom - top))
 
 
 def native_affine(affine: np.ndarray, skin_size: tuple[int, int]) -> np.ndarray:
@@ -229,12 +243,11 @@ class VideoExtractor:
                         p_images.append(np.concatenate([prev, crop_now], axis=1))
                         if len(p_images) == cfg.parser_batch:
                             self._run_parser(p_images, p_reads, p_vis)
-                    stored = image.copy()
-                    x, y, w, h = box
-                    stored[max(0, y) : y + h, max(0, x) : x + w] = 0  # the overlay must not teach the policy
-                    small, scale, x0, y0 = letterbox(stored, cfg.frame_size)
-                    masked_box = (x0 + round(x * scale), y0 + round(y * scale), max(1, round(w * scale)),
-                                  max(1, round(h * scale)))  # fmt: skip
+                    small, scale, x0, y0 = letterbox(image, cfg.frame_size)
+                    if masked_box is None:
+                        masked_box = _covering_box(box, scale, x0, y0, cfg.frame_size)
+                    mx, my, mw, mh = masked_box
+                    small[my : my + mh, mx : mx + mw] = 0  # the overlay must not teach the policy
                     spool.append(small)
                     k += 1
                 previous_crop = crop_now

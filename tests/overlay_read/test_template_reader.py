@@ -1,0 +1,103 @@
+"""The template reader: its fit against a plain least-squares reference, and reads of real skins
+composited over game-like footage with known actions (no encoder: the pipeline tests add it)."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from pixelpad.actions import AXIS_SLICE, BUTTON_SLICE
+from pixelpad.overlay.composite import BASE_WIDTH, blend
+from pixelpad.overlay.footage import procedural_footage
+from pixelpad.overlay.library import SKINS_ENV, default_skins_dir, load_skin
+from pixelpad.overlay.sequences import random_actions
+from pixelpad.overlay.skin import resize_skin
+from pixelpad.overlay.template_fit import Templates, residuals
+from pixelpad.overlay.template_reader import TemplateReader
+
+
+def _reference(colour, alpha, patch, opacities):
+    """The fit spelled out: per rendering, per opacity, the game colour by least squares per channel."""
+    out = np.zeros(len(colour))
+    for k in range(len(colour)):
+        best = np.inf
+        for o in opacities:
+            sse = 0.0
+            for c in range(3):
+                target = patch[:, c] - o * colour[k, :, c]
+                basis = (1 - o * alpha[k])[:, None]
+                g = np.linalg.lstsq(basis, target, rcond=None)[0]
+                sse += float(((target - basis @ g) ** 2).sum())
+            best = min(best, sse)
+        out[k] = best / patch.size
+    return out
+
+
+def test_residuals_match_a_plain_least_squares_fit():
+    rng = np.random.default_rng(0)
+    alpha = rng.random((6, 50)).astype(np.float32) * (rng.random((6, 50)) < 0.7)
+    colour = (rng.random((6, 50, 3)) * alpha[..., None]).astype(np.float32)
+    opacities = np.linspace(0.3, 1.2, 7)
+    # Frames made by blending rendering 2 at opacity 0.6 over a flat game colour, plus noise.
+    game = np.array([0.2, 0.5, 0.1])
+    patches = np.stack(
+        [
+            0.6 * colour[2] + (1 - 0.6 * alpha[2])[:, None] * game + rng.normal(0, s, (50, 3))
+            for s in (0.0, 0.02)
+        ]
+    ).astype(np.float32)  # (B, Q, 3)
+    got = residuals(
+        Templates.build(colour, alpha), np.ascontiguousarray(patches.transpose(1, 2, 0)), opacities
+    )
+    for b, patch in enumerate(patches):
+        np.testing.assert_allclose(got[b], _reference(colour, alpha, patch, opacities), rtol=1e-3, atol=1e-6)
+        assert np.argmin(got[b]) == 2
+    assert got[0, 2] < 1e-6
+
+
+def _skin(name: str):
+    root = default_skins_dir()
+    if root is None or not (Path(root) / name).is_dir():
+        pytest.fail(f"real skins not found under {root}: set {SKINS_ENV} to a copy of shared/skins")
+    return load_skin(Path(root) / name)[0]
+
+
+@pytest.mark.parametrize(
+    ("name", "scale", "opacity", "dim"),
+    [
+        ("nintendospy/gamecube-default", 1.0, 0.7, 1.0),  # filled pictures
+        ("input-overlay/xbox-one-controller", 1.2, 0.6, 0.3),  # line art, see-through, over a dark game
+    ],
+)
+def test_reader_recovers_actions_of_a_real_skin_over_footage(name, scale, opacity, dim):
+    skin = _skin(name)
+    footage = (procedural_footage(40, (360, 640), seed=1) * dim).astype(np.uint8)
+    actions = random_actions(40, 5)
+    actions[:, AXIS_SLICE] = np.random.default_rng(6).uniform(-1, 1, (40, 4))  # sticks all over their range
+    factor = scale * BASE_WIDTH * 640 / skin.size[1]
+    placed = resize_skin(skin, factor)
+    x, y = 640 - 12 - placed.size[1], 360 - 12 - placed.size[0]
+    frames = np.stack(
+        [blend(f, placed.render(a), x, y, opacity) for f, a in zip(footage, actions, strict=True)]
+    )
+    reader = TemplateReader(skin, np.array([[factor, 0, x], [0, factor, y]]))
+    reads, visible = reader.read(frames)
+    assert (visible > 0.5).all()
+    shown = skin.mask()
+    b = shown[BUTTON_SLICE]
+    accuracy = ((reads[:, BUTTON_SLICE] > 0.5) == (actions[:, BUTTON_SLICE] > 0.5))[:, b].mean()
+    s = shown[AXIS_SLICE]
+    pred, true = reads[:, AXIS_SLICE][:, s], actions[:, AXIS_SLICE][:, s]
+    r2 = 1 - ((pred - true) ** 2).sum() / ((true - true.mean(0)) ** 2).sum()
+    # Reading nothing scores ~0.9 on buttons (mostly released) and <= 0 on sticks; the placed skin
+    # rounds cap positions to whole pixels, which alone costs a few hundredths of R².
+    assert accuracy >= 0.99, accuracy
+    assert r2 >= 0.9, r2
+
+
+def test_frames_without_the_overlay_are_unreadable():
+    skin = _skin("nintendospy/gamecube-default")
+    reader = TemplateReader(skin, np.array([[0.5, 0, 400], [0, 0.5, 150]]))
+    reads, visible = reader.read(procedural_footage(4, (360, 640), seed=2))
+    assert (visible < reader.config.min_visible).all()
+    assert np.isnan(reads).all()
