@@ -50,9 +50,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     transfer.add_argument("--held-out", default="supertux", help="the game left out of pre-training")
     transfer.add_argument("--size", choices=("default", "toy"), default="default", help="default or toy")
-    transfer.add_argument("--pretrain-steps", type=int, help="steps on the other games (default 1000)")
+    transfer.add_argument("--pretrain-steps", type=int, help="steps on the other games (default 600)")
     transfer.add_argument(
-        "--budget-steps", type=int, help="steps of each arm on the held-out game (default 300)"
+        "--budget-steps", type=int, help="steps of each arm on the held-out game (default 200)"
     )
     transfer.add_argument("--train-seeds", type=int, help="policies per arm (default 3)")
     transfer.add_argument("--eval-seeds", type=int, help="episodes per task and policy (default 10)")

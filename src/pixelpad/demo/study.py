@@ -58,8 +58,8 @@ class StudyConfig:
     held_out: str = "supertux"
     data: DemoConfig = field(default_factory=DemoConfig)
     data_from: str | None = None
-    pretrain_steps: int = 1000
-    budget_steps: int = 300
+    pretrain_steps: int = 600
+    budget_steps: int = 200
     train_seeds: tuple[int, ...] = (0, 1, 2)
     eval_seeds: tuple[int, ...] = tuple(range(10))
     bootstrap: int = 2000
