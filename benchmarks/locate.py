@@ -20,14 +20,16 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
+import cv2
 import numpy as np
 import torch
+from tqdm import tqdm
 
-from pixelpad.overlay.bank import TemplateBank
+from pixelpad.overlay.bank import TemplateBank, default_cache_dir
 from pixelpad.overlay.composite import CORNERS, Placement
 from pixelpad.overlay.footage import procedural_footage, record_game
 from pixelpad.overlay.library import default_skins_dir, load_skins
-from pixelpad.overlay.locate import LocateConfig, frame_features, locate_frames, sample_for_locate
+from pixelpad.overlay.locate import LocateConfig, accepts, frame_features, locate_frames, sample_for_locate
 from pixelpad.overlay.procedural import procedural_skins
 from pixelpad.overlay.synth import synthesize_video
 from pixelpad.video import write_video
@@ -44,16 +46,42 @@ def iou(a, b) -> float:
     return inter / (aw * ah + bw * bh - inter)
 
 
-def footage_clips(size, frames_per_game: int, seed: int) -> list[np.ndarray]:
+def footage_clips(size, frames_per_game: int, seed: int, cache: Path | None) -> list[np.ndarray]:
+    """One clip per game; recordings are kept in ``cache`` (the simulator takes a while to start games)."""
     clips = []
     for i, game in enumerate(GAMES):
+        path = cache / f"{game}-{size[0]}x{size[1]}-{frames_per_game}-{seed + i}.npy" if cache else None
+        if path is not None and path.is_file():
+            clips.append(np.load(path))
+            print(f"footage: {frames_per_game} frames of {game} from {path}")
+            continue
         try:
             clips.append(record_game(game, frames_per_game, size, seed=seed + i))
             print(f"footage: recorded {frames_per_game} frames of {game}")
+            if path is not None:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                np.save(path, clips[-1])
         except Exception as err:  # any simulator failure: fall back to procedural scenes
             print(f"footage: {game} unavailable ({type(err).__name__}: {err}); using a procedural scene")
             clips.append(procedural_footage(frames_per_game, size, seed + i))
     return clips
+
+
+def accepted(found, cfg: LocateConfig) -> bool:
+    return found is not None and accepts(found, cfg)
+
+
+def category(truth, found, cfg: LocateConfig) -> str:
+    """Why a video with an overlay failed (or "ok")."""
+    if found is None:
+        return "nothing fitted"
+    if found.layout != truth.layout:
+        return "wrong layout"
+    if found.skin != truth.skin:
+        return "wrong colourway"
+    if iou(found.box, truth.box) < 0.9:
+        return "box IoU < 0.9"
+    return "ok" if accepted(found, cfg) else "rejected"
 
 
 def main() -> None:
@@ -64,9 +92,17 @@ def main() -> None:
     ap.add_argument("--width", type=int, default=480)
     ap.add_argument("--height", type=int, default=272)
     ap.add_argument("--frames", type=int, default=90, help="frames per video")
-    ap.add_argument("--ablation", type=int, default=20, help="videos on which SIFT/XFeat alone are measured")
+    ap.add_argument("--ablation", type=int, default=10, help="videos on which SIFT/XFeat alone are measured")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument(
+        "--cache",
+        type=Path,
+        default=default_cache_dir().parent,
+        help="where template features and game recordings are kept between runs",
+    )
+    ap.add_argument("--no-cache", action="store_true", help="extract and record everything afresh")
     args = ap.parse_args()
+    cache = None if args.no_cache else args.cache
     logging.basicConfig(level=logging.WARNING)
     torch.set_num_threads(1)
     rng = np.random.default_rng(args.seed)
@@ -76,12 +112,12 @@ def main() -> None:
     procedural = procedural_skins(max(0, args.templates - len(real)), args.seed)
     skins = real + procedural
     t = time.perf_counter()
-    bank = TemplateBank(skins, progress=False)
+    bank = TemplateBank(skins, progress=False, cache_dir=cache / "banks" if cache else None)
     print(f"bank: {len(bank)} templates ({len(real)} real), {len(bank.layouts)} layouts, "
           f"{ {k: len(v.descriptors) for k, v in bank.indexes.items()} } descriptors, "
           f"built in {time.perf_counter() - t:.0f} s")  # fmt: skip
 
-    clips = footage_clips(size, 3 * args.frames, args.seed)
+    clips = footage_clips(size, 3 * args.frames, args.seed, cache / "footage" if cache else None)
     work = Path(tempfile.mkdtemp(prefix="pixelpad-bench-locate-"))
     cases = []
     for i in range(args.videos + args.negatives):
@@ -102,28 +138,29 @@ def main() -> None:
     print(f"videos: {args.videos} with overlays, {args.negatives} without, {args.width}x{args.height}, "
           f"{args.frames} frames each, in {work}")  # fmt: skip
 
-    base = replace(LocateConfig(), min_inliers=0)  # decide after, so one run gives the distributions
-    rows = []
-    for path, truth in cases:
+    # Decide acceptance after, so one run also gives the distributions the thresholds are set from.
+    base = replace(LocateConfig(), min_inliers=0, min_distinct=0, min_evidence=0.0)
+    cfg = LocateConfig()
+    rows, kept = [], []
+    for path, truth in tqdm(cases, desc="locate"):
+        cv2.setRNGSeed(0)
         t0 = time.perf_counter()
         frames, _ = sample_for_locate(path, base)
         t1 = time.perf_counter()
         feats = frame_features(frames, bank, base)
         found = locate_frames(frames, bank, base, feats)
         t2 = time.perf_counter()
-        rows.append((truth, found, t1 - t0, t2 - t0, frames, feats))
+        rows.append((truth, found, t1 - t0, t2 - t0))
+        if truth is not None and len(kept) < args.ablation:
+            kept.append((truth, frames, feats))
 
-    threshold = LocateConfig().min_inliers
     pos = [(t, f) for t, f, *_ in rows if t is not None]
     neg = [f for t, f, *_ in rows if t is None]
-    right = [f is not None and f.skin == t.skin for t, f in pos]
+    cats = [category(t, f, cfg) for t, f in pos]
+    good = [c == "ok" for c in cats]
     ious = [iou(t.box, f.box) if f is not None else 0.0 for t, f in pos]
-    accepted = [f is not None and f.inliers >= threshold for t, f in pos]
-    good = [r and a and i >= 0.9 for r, a, i in zip(right, accepted, ious, strict=True)]
-    right_inliers = [f.inliers for (t, f), r in zip(pos, right, strict=True) if r]
-    wrong_inliers = [f.inliers for (t, f), r in zip(pos, right, strict=True) if f is not None and not r]
-    neg_inliers = [f.inliers if f is not None else 0 for f in neg]
-    false_accepts = sum(i >= threshold for i in neg_inliers)
+    right = [f is not None and f.skin == t.skin for t, f in pos]
+    false_accepts = sum(accepted(f, cfg) for f in neg)
     decode = np.mean([r[2] for r in rows])
     total = np.mean([r[3] for r in rows])
     real_names = {s.name for s in real}
@@ -137,39 +174,53 @@ def main() -> None:
     )
     print(f"right skin: {np.mean(right):.1%}; right layout: "
           f"{np.mean([f is not None and f.layout == t.layout for t, f in pos]):.1%}; "
-          f"accepted: {np.mean(accepted):.1%}")  # fmt: skip
+          f"accepted: {np.mean([accepted(f, cfg) for _, f in pos]):.1%}")  # fmt: skip
     print(f"box IoU: mean {np.mean(ious):.3f}, median {np.median(ious):.3f}, min {np.min(ious):.3f}")
     print(f"false accepts on overlay-free videos: {false_accepts} of {len(neg)}")
     print(
         f"seconds per video: {total:.2f}; decoding its sampled frames: {decode:.2f}; "
         f"ratio {total / decode:.1f}"
     )
-    print("\n== calibration of min_inliers (pooled RANSAC inliers of the best layout)")
-    low = np.percentile(right_inliers or [0], 5)
-    print(
-        f"right skin : min {min(right_inliers, default=0)}, 5th pct {low:.0f}, "
-        f"median {np.median(right_inliers or [0]):.0f}"
-    )
-    print(f"wrong skin : {sorted(wrong_inliers)}")
-    print(f"no overlay : max {max(neg_inliers, default=0)}, all {sorted(neg_inliers)}")
-    print(f"threshold in use: {threshold}")
+    print("\n== failures by cause (placement of each: opacity, scale, Mbit/s)")
+    for cause in sorted(set(cats) - {"ok"}):
+        which = [(t, f) for (t, f), c in zip(pos, cats, strict=True) if c == cause]
+        print(f"{cause:16s}: {len(which)}")
+        for t, f in which:
+            p = t.placement
+            print(f"    {t.skin} op {p.opacity:.2f} scale {p.scale:.2f} {t.bitrate / 1e6:.1f} Mbit/s; "
+                  f"found {f.skin if f else None} distinct {f.distinct if f else 0} "
+                  f"agreement {f.agreement if f else 0:.2f}")  # fmt: skip
 
-    print(f"\n== what each feature adds (first {args.ablation} videos with overlays)")
-    subset = [r for r in rows if r[0] is not None][: args.ablation]
+    print("\n== calibration: (distinct inliers, picture agreement) -> evidence of the best fit")
+
+    def show(found) -> str:
+        return f"{found.distinct}x{found.agreement:.2f}={found.evidence:.0f}" if found else "none"
+
+    right_found = sorted((f for (t, f), r in zip(pos, right, strict=True) if r), key=lambda f: f.evidence)
+    right_e = [f.evidence for f in right_found]
+    print(
+        f"right skin : min {min(right_e, default=0):.0f}, 5th pct {np.percentile(right_e or [0], 5):.0f}, "
+        f"median {np.median(right_e or [0]):.0f}; lowest: " + ", ".join(show(f) for f in right_found[:5])
+    )
+    print("wrong skin : " + ", ".join(show(f) for (t, f), r in zip(pos, right, strict=True) if f and not r))
+    print("no overlay : " + ", ".join(show(f) for f in sorted(neg, key=lambda f: f.evidence if f else 0)))
+    print(f"thresholds in use: min_evidence {cfg.min_evidence:.0f}, min_distinct {cfg.min_distinct}, "
+          f"min_inliers {cfg.min_inliers}")  # fmt: skip
+
+    if not kept:
+        return
+    print(f"\n== what each feature adds (first {len(kept)} videos with overlays)")
     for kinds in (("sift",), ("xfeat",), ("sift", "xfeat")):
-        cfg = replace(base, kinds=kinds)
-        ok, inl = [], []
-        for truth, _, _, _, frames, feats in subset:
-            f = locate_frames(frames, bank, cfg, feats)
-            ok.append(
-                f is not None
-                and f.skin == truth.skin
-                and f.inliers >= threshold
-                and iou(f.box, truth.box) >= 0.9
-            )
-            inl.append(f.inliers if f is not None and f.skin == truth.skin else 0)
+        ok, support = [], []
+        for truth, frames, feats in kept:
+            cv2.setRNGSeed(0)
+            f = locate_frames(frames, bank, replace(base, kinds=kinds), feats)
+            ok.append(category(truth, f, cfg) == "ok")
+            support.append(f.distinct if f is not None and f.skin == truth.skin else 0)
         name = "+".join(kinds)
-        print(f"{name:11s}: right skin & IoU >= 0.9 {np.mean(ok):.1%}, median inliers {np.median(inl):.0f}")
+        print(
+            f"{name:11s}: right skin & IoU >= 0.9 {np.mean(ok):.1%}, median distinct {np.median(support):.0f}"
+        )
 
 
 if __name__ == "__main__":

@@ -36,8 +36,7 @@ def test_synth_then_locate(skins_dir, tmp_path, capsys):
     truth = json.loads((tmp_path / "v.mp4.json").read_text())
     assert np.load(tmp_path / "v.mp4.actions.npy").shape == (30, 21)
     capsys.readouterr()
-    assert main(["overlay", "locate", str(video), "--skins", str(pc360), "--procedural", "3",
-                 "--features", "sift", "--json"]) == 0  # fmt: skip
+    assert main(["overlay", "locate", str(video), "--skins", str(pc360), "--procedural", "3", "--json"]) == 0
     result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert result["overlay"]["skin"] == truth["skin"]
     x, y, w, h = result["overlay"]["box"]

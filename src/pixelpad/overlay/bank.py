@@ -10,13 +10,22 @@ Templates live in *canonical* coordinates: the skin redrawn with its longer side
 parts take the colour of the game behind them, which no template can know). XFeat is barely scale
 invariant, so its template features are extracted at several scales and mapped back to canonical
 coordinates; SIFT handles scale itself.
+
+Extracting the templates' features takes a while (minutes for 300 templates on a busy machine), so a
+bank can keep them in ``cache_dir``: one ``.npz`` per feature kind, named by a hash of everything the
+features depend on (the templates' pixels, the extractor settings), so a changed skin or setting
+never reads stale features.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import os
+import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -28,10 +37,14 @@ from pixelpad.overlay.skin import Skin, SkinError, resize_skin
 log = logging.getLogger(__name__)
 
 TEMPLATE_SIZE = 320  # longer side of a canonical template, pixels
-XFEAT_SCALES = (1.0, 0.5)  # template scales XFeat features are extracted at
+# Template scales features are extracted at. Overlays are often small (70-300 px wide in a 480-960 px
+# frame, 0.2-0.9 of a template): the fine details a full-size template's strongest keypoints sit on
+# vanish there, so coarser copies add the keypoints a small overlay still shows.
+SCALES = {"sift": (1.0, 0.5, 0.25), "xfeat": (1.0, 0.5, 0.25)}
 GREY = 128
 TEMPLATE_KEYPOINTS = 300  # per template and scale: enough for a few hundred inliers, a small index
 FRAME_KEYPOINTS = 1000  # per sampled frame: the overlay is a small part of it
+CACHE_VERSION = 1  # bump when the way template features are made changes
 
 
 @dataclass(frozen=True)
@@ -83,11 +96,25 @@ class Index:
         return idx.astype(np.int64), np.sqrt(np.maximum(dist2, 0))
 
 
+def default_cache_dir() -> Path:
+    """``$PIXELPAD_CACHE/banks``, else ``~/.cache/pixelpad/banks``: where the CLI and benchmark keep banks."""
+    root = os.environ.get("PIXELPAD_CACHE") or Path.home() / ".cache" / "pixelpad"
+    return Path(root) / "banks"
+
+
 class TemplateBank:
-    """Templates of ``skins`` and one index per feature kind in ``kinds``."""
+    """Templates of ``skins`` and one index per feature kind in ``kinds``.
+
+    ``cache_dir``: where to keep (and look for) the templates' features; None extracts them afresh.
+    """
 
     def __init__(
-        self, skins: Sequence[Skin], kinds: Sequence[str] = ("sift", "xfeat"), *, progress: bool = True
+        self,
+        skins: Sequence[Skin],
+        kinds: Sequence[str] = ("sift", "xfeat"),
+        *,
+        progress: bool = True,
+        cache_dir: str | os.PathLike[str] | None = None,
     ):
         if not skins:
             raise SkinError("a template bank needs at least one skin")
@@ -100,12 +127,49 @@ class TemplateBank:
         self.layout_of = np.array([self.layouts.index(t.skin.layout) for t in self.templates])
         self.extractors = {kind: extractor(kind, FRAME_KEYPOINTS) for kind in self.kinds}
         self._template_extractors = {kind: extractor(kind, TEMPLATE_KEYPOINTS) for kind in self.kinds}
-        self.indexes = {kind: self._index(kind, progress) for kind in self.kinds}
+        self.indexes = {kind: self._cached_index(kind, progress, cache_dir) for kind in self.kinds}
+
+    def _key(self, kind: str) -> str:
+        """Hash of everything the ``kind`` features of the templates depend on."""
+        settings = (
+            CACHE_VERSION,
+            kind,
+            TEMPLATE_SIZE,
+            TEMPLATE_KEYPOINTS,
+            SCALES[kind],
+            GREY,
+            cv2.__version__,
+        )
+        digest = hashlib.sha256(repr(settings).encode())
+        for template in self.templates:
+            digest.update(repr(template.image.shape).encode())
+            digest.update(np.ascontiguousarray(template.image).tobytes())
+        return digest.hexdigest()[:24]
+
+    def _cached_index(self, kind: str, progress: bool, cache_dir: str | os.PathLike[str] | None) -> Index:
+        if cache_dir is None:
+            return self._index(kind, progress)
+        path = Path(cache_dir) / f"{kind}-{len(self.templates)}-{self._key(kind)}.npz"
+        if path.is_file():
+            try:
+                with np.load(path) as data:
+                    index = Index(kind, data["descriptors"], data["keypoints"], data["template"])
+                index.build()
+                log.info("%s index: %d descriptors read from %s", kind, len(index.descriptors), path)
+                return index
+            except (OSError, KeyError, ValueError, zipfile.BadZipFile) as err:
+                log.warning("%s: unreadable bank cache (%s); extracting the features again", path, err)
+        index = self._index(kind, progress)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_suffix(f".{os.getpid()}.tmp.npz")  # written whole, then renamed: no torn reads
+        np.savez(partial, descriptors=index.descriptors, keypoints=index.keypoints, template=index.template)
+        partial.replace(path)
+        return index
 
     def _index(self, kind: str, progress: bool) -> Index:
         extract = self._template_extractors[kind]
         descriptors, keypoints, ids = [], [], []
-        scales = XFEAT_SCALES if kind == "xfeat" else (1.0,)
+        scales = SCALES[kind]
         for t, template in enumerate(tqdm(self.templates, desc=f"{kind} index", disable=not progress)):
             picture = on_grey(template.image)
             for scale in scales:

@@ -121,11 +121,13 @@ def _synth(args: argparse.Namespace) -> int:
 
 
 def _locate(args: argparse.Namespace) -> int:
-    from pixelpad.overlay.bank import TemplateBank
+    from pixelpad.overlay.bank import TemplateBank, default_cache_dir
     from pixelpad.overlay.locate import LocateConfig, locate
 
-    bank = TemplateBank(_skins(args), args.features.split(","))
-    config = LocateConfig(min_inliers=args.min_inliers) if args.min_inliers is not None else LocateConfig()
+    cache = None if args.no_cache else default_cache_dir()
+    bank = TemplateBank(_skins(args), args.features.split(","), cache_dir=cache)
+    overrides = {k: getattr(args, k) for k in ("min_inliers", "min_distinct") if getattr(args, k) is not None}
+    config = LocateConfig(**overrides)
     status = 0
     for video in args.videos:
         found = locate(video, bank, config)
@@ -138,7 +140,7 @@ def _locate(args: argparse.Namespace) -> int:
             note = "" if found.support >= 0.8 else f" (seen in only {found.support:.0%} of sampled frames)"
             print(
                 f"{video}: {found.skin} at box {found.box} scale {found.scale:.3f} "
-                f"inliers {found.inliers} confidence {found.confidence:.2f}{note}"
+                f"inliers {found.inliers} ({found.distinct} distinct) confidence {found.confidence:.2f}{note}"
             )
     return status
 
@@ -199,8 +201,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("videos", nargs="+", type=Path, metavar="VIDEO")
     p.add_argument("--features", default="sift,xfeat", help="comma-separated: sift, xfeat (default both)")
     p.add_argument(
-        "--min-inliers", type=int, default=None, help="override the calibrated acceptance threshold"
-    )
+        "--min-distinct", type=int, default=None,
+        help="override the calibrated acceptance threshold (distinct template keypoints among the inliers)",
+    )  # fmt: skip
+    p.add_argument("--min-inliers", type=int, default=None, help="override the floor on pooled inliers")
+    p.add_argument(
+        "--no-cache", action="store_true",
+        help="extract the templates' features afresh instead of reusing $PIXELPAD_CACHE/banks "
+        "(default ~/.cache/pixelpad/banks)",
+    )  # fmt: skip
     p.add_argument("--json", action="store_true", help="one JSON line per video")
     _add_skin_sources(p)
     p.set_defaults(func=_locate)

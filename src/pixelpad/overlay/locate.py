@@ -2,18 +2,23 @@
 
 Per video (the NitroGen recipe, with what measurements here taught):
 
-1. sample 25 frames spread over the video (key frames only on long videos: ~5× faster seeks);
+1. sample 25 frames spread over the video (key frames only on long videos: ~5x faster seeks);
 2. extract SIFT and XFeat features of each frame;
-3. query each frame descriptor in the bank's one index over all templates (k nearest), and do the
-   ratio test against the next neighbour *from the same template*: colourways of one layout share
-   descriptors, so a plain ratio test would reject every match of a skin that ships colourways;
-4. pool matches per *layout* (colourways share geometry) over all frames, one match per frame
-   keypoint, and fit one similarity transform (scale + translation, no shear) by RANSAC for the few
-   layouts with most matches; reject absurd scales, rotations, and boxes outside the frame;
-5. accept the layout with most inliers if it has at least ``min_inliers`` (calibrated on synthetic
-   videos: wrong layouts gather a few dozen pooled inliers, right ones hundreds);
-6. among the colourways of that layout and of layouts nearly as well supported, pick the one whose
-   picture, warped by its own transform, correlates best with the mean of the sampled frames.
+3. first pass: query each frame descriptor in the bank's one index over all templates (k nearest),
+   ratio test against the next neighbour *from the same template* (colourways of one layout share
+   descriptors), pool the matches per *layout* over all frames and fit a similarity transform by
+   RANSAC for the layouts with most matches; reject absurd scales, rotations, boxes outside the frame;
+4. second pass (:mod:`pixelpad.overlay.guided`): for the layouts with most first-pass inliers,
+   match each template keypoint to the frame keypoints near where the transform puts it, refit;
+   similar templates crowd each other out of the shared index's neighbours, and this finds the
+   matches they hid (3-5x more inliers, tighter boxes). Then once more with only the keypoints in
+   the best fit's region and more neighbours, for a layout the whole-frame pass missed;
+5. rank layouts by *distinct* template keypoints among the inliers (static game content that a wrong
+   layout fits by chance repeats its few matches in every frame);
+6. among the colourways of the best layout (and of layouts nearly as well supported) pick the one
+   whose picture best explains the mean of the sampled frames (:mod:`pixelpad.overlay.photometric`);
+7. accept when distinct inliers x the picture's agreement with the mean frame reaches
+   ``min_evidence`` (calibrated with ``benchmarks/locate.py`` on overlay-free game footage).
 
 An overlay is assumed fixed during the video. One that moves, or two overlays, still get an answer:
 the position/overlay with most support, and :attr:`Location.support` (the share of sampled frames
@@ -30,8 +35,10 @@ from dataclasses import dataclass, field, replace
 import cv2
 import numpy as np
 
-from pixelpad.overlay.bank import TemplateBank, on_grey
+from pixelpad.overlay.bank import TemplateBank
 from pixelpad.overlay.features import FeatureError, Features
+from pixelpad.overlay.guided import GuidedFit, refine
+from pixelpad.overlay.photometric import agreement, choose_template
 
 log = logging.getLogger(__name__)
 
@@ -46,17 +53,24 @@ class LocateConfig:
     keyframes_above: int = 3000  # sample key frames only in videos longer than this many frames
     max_side: int = 960  # frames are analysed with their longer side at most this
     k: int = 16  # nearest template descriptors per frame descriptor (similar templates crowd the top)
-    checks: int = 96  # FLANN leaves visited per query: recall against speed
+    checks: int = 96  # FLANN leaves visited per query: recall against speed (32 lost 15% of videos)
     ratio: float = 0.85  # same-template ratio test
-    candidates: int = 16  # layouts tried by RANSAC, most matches first (RANSAC is cheap)
+    candidates: int = 48  # layouts tried by RANSAC, most matches first (RANSAC is cheap)
+    min_matches: int = 6  # pooled first-pass matches a layout needs to be tried
+    shortlist: int = 8  # layouts with most first-pass inliers refined by guided matching
+    region_k: int = 48  # neighbours per keypoint in the second look at the best fit's region (0: none)
+    region_checks: int = 128
     reprojection: float = 0.006  # RANSAC inlier distance, share of the frame width
-    min_inliers: int = 100  # pooled inliers to accept: above all overlay-free benchmark videos (max 98)
+    # Acceptance (calibrated with benchmarks/locate.py: above every overlay-free video, below right ones):
+    min_evidence: float = 70.0  # distinct inliers x picture agreement (see Location)
+    min_distinct: int = 40  # distinct template keypoints among the inliers, a floor
+    min_inliers: int = 20  # pooled inliers, a floor (the paper's 20)
     min_width: float = 0.04  # accepted overlay widths, share of the frame width
     max_width: float = 1.0
     max_rotation: float = 8.0  # degrees
     kinds: tuple[str, ...] | None = None  # feature kinds to use (None: all of the bank's)
     xfeat_frames: int = 8  # XFeat (slower than SIFT) runs on this many of the sampled frames
-    verify_fraction: float = 0.3  # layouts with this share of the best inliers are verified by picture
+    verify_fraction: float = 0.8  # layouts with this share of the best support are compared by picture
 
 
 @dataclass(frozen=True)
@@ -77,26 +91,33 @@ class Location:
     inliers: int
     confidence: float
     support: float
-    candidates: dict[str, int] = field(default_factory=dict)  # layout -> inliers, for diagnosis
+    candidates: dict[str, int] = field(default_factory=dict)  # layout -> distinct inliers, for diagnosis
+    distinct: int = 0  # template keypoints among the inliers, each counted once
+    agreement: float = 0.0  # correlation of the skin's picture with the mean sampled frame (photometric.py)
+
+    @property
+    def evidence(self) -> float:
+        """What acceptance weighs: distinct inliers x picture agreement (0 when the picture disagrees)."""
+        return self.distinct * max(self.agreement, 0.0)
 
     def to_dict(self) -> dict:
         return {
             "skin": self.skin, "layout": self.layout, "box": list(self.box), "scale": self.scale,
             "affine": self.affine.round(5).tolist(), "inliers": self.inliers,
             "confidence": round(self.confidence, 4), "support": round(self.support, 4),
+            "distinct": self.distinct, "agreement": round(self.agreement, 4),
         }  # fmt: skip
 
 
 @dataclass
 class _Matches:
-    """Pooled matches of one layout: frame points (n, 2), template points (n, 2), frame number (n,)."""
+    """Pooled first-pass matches of one layout: frame points (n, 2), template points (n, 2)."""
 
     frame: list[np.ndarray] = field(default_factory=list)
     template: list[np.ndarray] = field(default_factory=list)
-    which: list[np.ndarray] = field(default_factory=list)
 
-    def arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        return np.concatenate(self.frame), np.concatenate(self.template), np.concatenate(self.which)
+    def arrays(self) -> tuple[np.ndarray, np.ndarray]:
+        return np.concatenate(self.frame), np.concatenate(self.template)
 
 
 def match_frame(bank: TemplateBank, kind: str, feats: Features, cfg: LocateConfig):
@@ -132,7 +153,7 @@ def match_frame(bank: TemplateBank, kind: str, feats: Features, cfg: LocateConfi
 
 def _fit(src: np.ndarray, dst: np.ndarray, frame_size: tuple[int, int], template_size, cfg: LocateConfig):
     """Similarity transform template -> frame by RANSAC, or None if absurd. Returns (affine, inlier mask)."""
-    fh, fw = frame_size
+    fw = frame_size[1]
     if len(src) < 3:
         return None
     affine, mask = cv2.estimateAffinePartial2D(
@@ -143,8 +164,14 @@ def _fit(src: np.ndarray, dst: np.ndarray, frame_size: tuple[int, int], template
         maxIters=3000,
         confidence=0.999,
     )
-    if affine is None:
+    if affine is None or not _plausible(affine, frame_size, template_size, cfg):
         return None
+    return affine, mask.ravel().astype(bool)
+
+
+def _plausible(affine: np.ndarray, frame_size: tuple[int, int], template_size, cfg: LocateConfig) -> bool:
+    """Whether a template -> frame transform is one an overlay can have (scale, rotation, in the frame)."""
+    fh, fw = frame_size
     scale = math.hypot(affine[0, 0], affine[1, 0])
     angle = math.degrees(math.atan2(affine[1, 0], affine[0, 0]))
     th, tw = template_size
@@ -152,10 +179,8 @@ def _fit(src: np.ndarray, dst: np.ndarray, frame_size: tuple[int, int], template
     centre = corners.mean(axis=0)
     width = scale * tw
     if abs(angle) > cfg.max_rotation or not cfg.min_width * fw <= width <= cfg.max_width * fw:
-        return None
-    if not (0 <= centre[0] <= fw and 0 <= centre[1] <= fh):
-        return None
-    return affine, mask.ravel().astype(bool)
+        return False
+    return bool(0 <= centre[0] <= fw and 0 <= centre[1] <= fh)
 
 
 def _box(affine: np.ndarray, template_size: tuple[int, int], frame_size: tuple[int, int]) -> Box:
@@ -164,40 +189,6 @@ def _box(affine: np.ndarray, template_size: tuple[int, int], frame_size: tuple[i
     x0, y0 = np.clip(corners.min(axis=0), 0, [frame_size[1], frame_size[0]])
     x1, y1 = np.clip(corners.max(axis=0), 0, [frame_size[1], frame_size[0]])
     return round(x0), round(y0), round(x1 - x0), round(y1 - y0)
-
-
-def _photometric(bank: TemplateBank, template: int, affine: np.ndarray, mean_frame: np.ndarray) -> float:
-    """Correlation between the template (over mid-grey) warped into the frame and the mean sampled frame.
-
-    The whole box counts, transparent parts included: the game behind an overlay averages out over
-    the sampled frames, while what the overlay paints stays, so a dark semi-transparent body and a
-    see-through one (two colourways with the same outlines) are told apart. Correlation ignores the
-    opacity the overlay is blended at and the brightness behind it.
-    """
-    h, w = mean_frame.shape[:2]
-    image = bank.templates[template].image
-    warped = cv2.warpAffine(on_grey(image), affine, (w, h), flags=cv2.INTER_AREA).astype(np.float32)
-    inside = cv2.warpAffine(np.ones(image.shape[:2], np.uint8), affine, (w, h), flags=cv2.INTER_NEAREST) > 0
-    if inside.sum() < 50:
-        return -1.0
-    ref = warped[inside].ravel()
-    obs = mean_frame[inside].ravel()
-    ref, obs = ref - ref.mean(), obs - obs.mean()
-    return float(ref @ obs / (np.linalg.norm(ref) * np.linalg.norm(obs) + 1e-6))
-
-
-def _verify(
-    bank: TemplateBank, fits: list[tuple[int, np.ndarray]], frames: np.ndarray
-) -> tuple[int, np.ndarray]:
-    """The (template, affine) among the colourways of the fitted layouts that best explains the frames."""
-    best, best_score = (-1, fits[0][1]), -np.inf
-    mean_frame = frames.astype(np.float32).mean(axis=0)
-    for layout, affine in fits:
-        for t in np.flatnonzero(bank.layout_of == layout):
-            score = _photometric(bank, int(t), affine, mean_frame)
-            if score > best_score:
-                best, best_score = (int(t), affine), score
-    return best
 
 
 def frame_features(frames: np.ndarray, bank: TemplateBank, config: LocateConfig | None = None):
@@ -220,6 +211,57 @@ def frame_features(frames: np.ndarray, bank: TemplateBank, config: LocateConfig 
     return out
 
 
+def _pool(bank: TemplateBank, features: dict, cfg: LocateConfig, region=None) -> dict[int, _Matches]:
+    """First-pass matches per layout, pooled over frames (only keypoints inside ``region`` (x0, y0, x1,
+    y1), if given)."""
+    pooled: dict[int, _Matches] = {}
+    for kind, per_frame in features.items():
+        index = bank.indexes[kind]
+        for feats in per_frame.values():
+            if region is not None:
+                x0, y0, x1, y1 = region
+                kp = feats.keypoints
+                inside = (kp[:, 0] >= x0) & (kp[:, 0] <= x1) & (kp[:, 1] >= y0) & (kp[:, 1] <= y1)
+                feats = Features(kp[inside], feats.descriptors[inside])
+            q, t, layout = match_frame(bank, kind, feats, cfg)
+            for lay in np.unique(layout):
+                sel = layout == lay
+                m = pooled.setdefault(int(lay), _Matches())
+                m.frame.append(feats.keypoints[q[sel]])
+                m.template.append(index.keypoints[t[sel]])
+    return pooled
+
+
+def _first_fits(bank: TemplateBank, pooled: dict[int, _Matches], frame_size, cfg: LocateConfig) -> dict:
+    """``{layout: (affine, inliers)}`` by RANSAC for the layouts with most pooled matches."""
+    counts = sorted(((sum(len(a) for a in m.frame), lay) for lay, m in pooled.items()), reverse=True)
+    first: dict[int, tuple[np.ndarray, int]] = {}
+    for n, lay in counts[: cfg.candidates]:
+        if n < cfg.min_matches:
+            break
+        dst, src = pooled[lay].arrays()
+        template = bank.templates[int(np.flatnonzero(bank.layout_of == lay)[0])]
+        fit = _fit(src.astype(np.float32), dst.astype(np.float32), frame_size, template.size, cfg)
+        if fit is not None:
+            first[lay] = (fit[0], int(fit[1].sum()))
+    return first
+
+
+def _refine_best(bank: TemplateBank, first: dict, features: dict, shape, cfg: LocateConfig) -> dict:
+    """Guided refinement of the ``cfg.shortlist`` layouts with most first-pass inliers: {layout: GuidedFit}.
+
+    Guided matching finds the matches the shared index crowded out (see :mod:`pixelpad.overlay.guided`).
+    """
+    n, h, w = shape[:3]
+    results: dict[int, GuidedFit] = {}
+    for lay in sorted(first, key=lambda lay: first[lay][1], reverse=True)[: cfg.shortlist]:
+        guided = refine(bank, lay, first[lay][0], features, n, w, (0.02, 0.008), cfg.reprojection)
+        template = bank.templates[int(np.flatnonzero(bank.layout_of == lay)[0])]
+        if guided is not None and _plausible(guided.affine, (h, w), template.size, cfg):
+            results[lay] = guided
+    return results
+
+
 def locate_frames(
     frames: np.ndarray, bank: TemplateBank, config: LocateConfig | None = None, features=None
 ) -> Location | None:
@@ -230,46 +272,59 @@ def locate_frames(
     """
     cfg = config or LocateConfig()
     features = features if features is not None else frame_features(frames, bank, cfg)
+    features = {kind: features[kind] for kind in cfg.kinds or bank.kinds}
+    cv2.setRNGSeed(0)  # RANSAC draws from OpenCV's global generator: the same frames, the same answer
     frame_size = frames.shape[1:3]
-    pooled: dict[int, _Matches] = {}
-    for kind in cfg.kinds or bank.kinds:
-        index = bank.indexes[kind]
-        for f, feats in features[kind].items():
-            q, t, layout = match_frame(bank, kind, feats, cfg)
-            for lay in np.unique(layout):
-                sel = layout == lay
-                m = pooled.setdefault(int(lay), _Matches())
-                m.frame.append(feats.keypoints[q[sel]])
-                m.template.append(index.keypoints[t[sel]])
-                m.which.append(np.full(int(sel.sum()), f))
-    counts = sorted(((sum(len(a) for a in m.frame), lay) for lay, m in pooled.items()), reverse=True)
-    results: dict[int, tuple[np.ndarray, int, float]] = {}
-    for _, lay in counts[: cfg.candidates]:
-        dst, src, which = pooled[lay].arrays()
+    first = _first_fits(bank, _pool(bank, features, cfg), frame_size, cfg)
+    results = _refine_best(bank, first, features, frames.shape, cfg)
+    if results and cfg.region_k:
+        # Where the best fit lies there is an overlay, maybe of a layout the whole-frame pass never
+        # shortlisted (its matches crowded out): match only the keypoints there, with more neighbours.
+        lay = max(results, key=lambda lay: results[lay].distinct)
         template = bank.templates[int(np.flatnonzero(bank.layout_of == lay)[0])]
-        fit = _fit(src.astype(np.float32), dst.astype(np.float32), frame_size, template.size, cfg)
-        if fit is not None:
-            affine, inliers = fit
-            support = len(np.unique(which[inliers])) / len(frames)
-            results[lay] = (affine, int(inliers.sum()), support)
-    ranked = sorted(results.items(), key=lambda item: item[1][1], reverse=True)
-    diagnosis = {bank.layouts[lay]: r[1] for lay, r in ranked}
-    log.debug("locate: inliers per layout %s", diagnosis)
-    if not ranked or ranked[0][1][1] < cfg.min_inliers:
+        x, y, w, h = _box(results[lay].affine, template.size, frame_size)
+        region = (x - w / 4, y - h / 4, x + w * 5 / 4, y + h * 5 / 4)
+        region_cfg = replace(cfg, k=cfg.region_k, checks=cfg.region_checks)
+        first = _first_fits(bank, _pool(bank, features, region_cfg, region), frame_size, cfg)
+        results |= _refine_best(bank, {k: v for k, v in first.items() if k not in results}, features,
+                                frames.shape, cfg)  # fmt: skip
+    # Distinct template keypoints rank: static game content a wrong layout happens to fit repeats its
+    # few matches in every frame and gathers many pooled inliers, but few distinct ones.
+    ranked = sorted(results.items(), key=lambda item: item[1].distinct, reverse=True)
+    diagnosis = {bank.layouts[lay]: r.distinct for lay, r in ranked}
+    log.debug("locate: distinct inliers per layout %s", diagnosis)
+    if not ranked:
         return None
-    inliers = ranked[0][1][1]
-    # Near-identical layouts (and colourways) gather similar inlier counts: the picture decides.
-    close = [(lay, r[0]) for lay, r in ranked if r[1] >= cfg.verify_fraction * inliers]
-    template, affine = _verify(bank, close, frames)
+    top = ranked[0][1].distinct
+    # Near-identical layouts (and colourways) gather similar support: the picture decides.
+    close = [(lay, r.affine) for lay, r in ranked if r.distinct >= cfg.verify_fraction * top]
+    mean_frame = frames.astype(np.float32).mean(axis=0)
+    template, affine = choose_template(bank, close, mean_frame)
     best = bank.templates[template]
-    lay = int(bank.layout_of[template])
-    inliers, support = results[lay][1], results[lay][2]
-    runner_up = max((r[1] for other, r in ranked if other != lay), default=0)
-    return Location(
+    fit = results[int(bank.layout_of[template])]
+    # Evidence = distinct keypoints x how well the picture agrees: chance fits on game content reach
+    # one or the other (many keypoints on busy static scenes, or a flat patch the picture correlates
+    # with), not both.
+    agrees = agreement(best.image, affine, mean_frame)
+    evidence = fit.distinct * max(agrees, 0.0)
+    runner_up = max((r.distinct for other, r in ranked if other != bank.layout_of[template]), default=0)
+    found = Location(
         skin=best.skin.name, layout=best.skin.layout, affine=affine, box=_box(affine, best.size, frame_size),
-        scale=math.hypot(affine[0, 0], affine[1, 0]) * best.factor, inliers=inliers,
-        confidence=inliers / (inliers + runner_up + cfg.min_inliers), support=support, candidates=diagnosis,
+        scale=math.hypot(affine[0, 0], affine[1, 0]) * best.factor, inliers=fit.inliers,
+        confidence=evidence / (evidence + runner_up + cfg.min_evidence), support=fit.support,
+        candidates=diagnosis, distinct=fit.distinct, agreement=agrees,
     )  # fmt: skip
+    return found if accepts(found, cfg) else None
+
+
+def accepts(found: Location, cfg: LocateConfig) -> bool:
+    """Whether ``found`` has the evidence ``cfg`` asks for (split out so a benchmark can run with all
+    thresholds at 0 and apply them after, to see the distributions)."""
+    return (
+        found.evidence >= cfg.min_evidence
+        and found.distinct >= cfg.min_distinct
+        and (found.inliers >= cfg.min_inliers)
+    )
 
 
 def sample_for_locate(video: str | os.PathLike[str], cfg: LocateConfig) -> tuple[np.ndarray, float]:

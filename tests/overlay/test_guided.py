@@ -1,0 +1,58 @@
+"""Guided matching and the template bank's feature cache, against plain reference computations."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from pixelpad.overlay.bank import TemplateBank
+from pixelpad.overlay.features import Features
+from pixelpad.overlay.guided import _close_pairs, guided_matches
+from pixelpad.overlay.procedural import procedural_skins
+
+
+def test_close_pairs_match_all_pairs_distances():
+    rng = np.random.default_rng(1)
+    for radius in (0.5, 3.0, 12.0):
+        a, b = rng.uniform(0, 80, (300, 2)), rng.uniform(0, 80, (700, 2))
+        i, j = _close_pairs(a, b, radius, np.minimum(a.min(0), b.min(0)))
+        gap = np.linalg.norm(a[:, None] - b[None], axis=2)
+        expected = set(zip(*np.nonzero(gap < radius), strict=True))
+        assert set(zip(i.tolist(), j.tolist(), strict=True)) == {(int(x), int(y)) for x, y in expected}
+        assert len(i) == len(expected)  # no pair twice
+
+
+def test_guided_matches_pick_the_closest_descriptor_near_the_projection():
+    rng = np.random.default_rng(2)
+    points = rng.uniform(10, 90, (50, 2))
+    descriptors = rng.normal(size=(50, 16)).astype(np.float32)
+    descriptors /= np.linalg.norm(descriptors, axis=1, keepdims=True)
+    # Frame keypoints: noisy copies of the first 30 template keypoints, 1 px away, plus clutter.
+    noisy = descriptors[:30] + rng.normal(0, 0.02, (30, 16)).astype(np.float32)
+    frame_kp = np.concatenate([points[:30] + np.array([1.0, 0.0]), rng.uniform(0, 100, (40, 2))]).astype(
+        np.float32
+    )
+    frame_desc = np.concatenate([noisy, rng.normal(size=(40, 16)).astype(np.float32)])
+    q, t = guided_matches(Features(frame_kp, frame_desc), points, descriptors, 2.0, 0.5)
+    assert len(set(q.tolist())) == len(q)  # one match per frame keypoint
+    pairs = set(zip(q.tolist(), t.tolist(), strict=True))
+    assert {(k, k) for k in range(30)} <= pairs  # every true pair found
+    for k, j in pairs:  # ... and every match is near its projection and close in descriptor
+        assert np.linalg.norm(frame_kp[k] - points[j]) < 2.0
+        assert np.linalg.norm(frame_desc[k] - descriptors[j]) < 0.5
+
+
+def test_bank_cache_is_reused_and_keyed_by_the_templates(tmp_path):
+    skins = procedural_skins(3, seed=11)
+    fresh = TemplateBank(skins, ("sift",), progress=False)
+    first = TemplateBank(skins, ("sift",), progress=False, cache_dir=tmp_path)
+    files = list(tmp_path.glob("*.npz"))
+    assert len(files) == 1
+    cached = TemplateBank(skins, ("sift",), progress=False, cache_dir=tmp_path)
+    for bank in (first, cached):
+        np.testing.assert_array_equal(bank.indexes["sift"].descriptors, fresh.indexes["sift"].descriptors)
+        np.testing.assert_array_equal(bank.indexes["sift"].template, fresh.indexes["sift"].template)
+    TemplateBank(skins[:2], ("sift",), progress=False, cache_dir=tmp_path)  # other skins: other file
+    assert len(list(tmp_path.glob("*.npz"))) == 2
+    files[0].write_bytes(b"torn")  # an unreadable cache is rebuilt, not trusted
+    again = TemplateBank(skins, ("sift",), progress=False, cache_dir=tmp_path)
+    np.testing.assert_array_equal(again.indexes["sift"].descriptors, fresh.indexes["sift"].descriptors)
