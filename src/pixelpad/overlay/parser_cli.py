@@ -45,8 +45,11 @@ RECIPES: dict[str, Recipe] = {
         preset="b0", steps=32_000, batch_size=256, lr=1e-4, warmup=1_000, procedural=600,
         workers=min(12, max(1, (os.cpu_count() or 2) - 2)), log_every=100, save_every=2_000,
     ),
-    # Shown to learn in ~15 min on one shared CPU thread: one layout in five colourways (the Xbox
-    # controller), the small MiT at full input size, a large learning rate for a short run.
+    # Shows that training learns, on one CPU thread: one layout in five colourways (the Xbox
+    # controller), the small MiT at full input size, a large learning rate for a short run. Measured
+    # (38,400 pairs, 11 CPU-minutes; 27 min wall on a 2-core machine shared by four jobs), on 512
+    # held-out pairs: button F1 0.94 (majority prior 0), accuracy 0.995 (prior 0.951), stick R² 0.71
+    # (prior 0). At 900 steps: F1 0.93, R² 0.51 -- sticks start late (R² ~0 until ~400 steps).
     "cpu-narrow": Recipe(
         preset="small", steps=1_200, batch_size=32, lr=2e-3, warmup=50,
         only=("input-overlay/xbox-controller",), footage_frames=100, save_every=300,
