@@ -113,7 +113,7 @@ def scores(pairs: list[tuple[np.ndarray, GroundTruth]], skins: dict | None = Non
 
 def run_reader(extractor: VideoExtractor, videos: list[Path], reader: str) -> dict:
     """Extract ``videos``; scores and timings (the extractor's own set-up excluded: once per worker)."""
-    pairs, right = [], []  # right: per video, did localisation name the right skin (colourway)?
+    pairs, right, found = [], [], []  # per video: located? with the right skin (colourway)?
     timing = {"seconds": 0.0, "locate": 0.0, "setup": 0.0, "read": 0.0, "frames": 0, "read_frames": 0}
     located = 0
     for video in videos:
@@ -126,7 +126,9 @@ def run_reader(extractor: VideoExtractor, videos: list[Path], reader: str) -> di
         if result["status"] != "done":
             pairs.append((np.zeros_like(truth.actions), truth))  # a miss counts as reading nothing
             right.append(False)
+            found.append(False)
             continue
+        found.append(True)
         located += 1
         right.append(details["skin"] == truth.skin)
         timing["locate"] += details["locate_seconds"]
@@ -142,11 +144,13 @@ def run_reader(extractor: VideoExtractor, videos: list[Path], reader: str) -> di
     skins = {s.name: s for s in load_skins([default_skins_dir()])}
     accuracy, r2 = scores(pairs)
     right_pairs = [p for p, ok in zip(pairs, right, strict=True) if ok]
+    found_pairs = [p for p, ok in zip(pairs, found, strict=True) if ok]
     normalised = [(normalise_sticks(a, RefineConfig())[0], t) for a, t in pairs]
     return {
         "reader": reader, "accuracy": accuracy, "r2": r2, "r2_rendered": scores(pairs, skins)[1],
         "r2_normalised": scores(normalised)[1],
         "right": scores(right_pairs) if right_pairs else (np.nan, np.nan),
+        "found": scores(found_pairs) if found_pairs else (np.nan, np.nan),
         "located": located, "right_skin": sum(right), "n": len(videos), **timing,
     }  # fmt: skip
 
@@ -165,6 +169,7 @@ def table(rows: list[dict], bare: float) -> None:
     for r in rows:
         print(f"{r['reader']:9s} {r['accuracy']:10.4f} {r['r2']:9.4f} {r['r2_rendered']:10.4f} "
               f"{r['located']:>5d}/{r['n']:<2d} {r['right_skin']:>7d}/{r['n']:<2d}")  # fmt: skip
+        print(f"{'':9s} {r['found'][0]:10.4f} {r['found'][1]:9.4f}   on the videos located (misses left out)")
         print(f"{'':9s} {r['right'][0]:10.4f} {r['right'][1]:9.4f}   on the videos whose skin was right")
         if r["reader"] == "template":
             print(f"{'':9s} {'':10s} {r['r2_normalised']:9.4f}   after 99th-percentile stick normalisation")
@@ -227,6 +232,11 @@ def main() -> None:
         print(f"\n{args.long} long videos x {args.long_seconds:.0f} s (template reader): pipeline "
               f"{fps:.1f} frames/s, bare decode {long_bare:.1f} frames/s, ratio {fps / long_bare:.3f}; "
               f"button acc {long_row['accuracy']:.4f}, stick R2 {long_row['r2']:.4f}")  # fmt: skip
+        located = max(long_row["located"], 1)
+        steady = long_row["read_frames"] / max(long_row["read"], 1e-9)
+        print(f"  per video: locate {long_row['locate'] / located:.2f} s, reader set-up "
+              f"{long_row['setup'] / located:.2f} s; steady {steady:.1f} frames/s, "
+              f"ratio {steady / long_bare:.3f}; located {long_row['located']}/{long_row['n']}")  # fmt: skip
     print(
         "\nstick R2 (rendered): against the cap positions the video shows (whole pixels of the placed skin)"
     )
