@@ -101,3 +101,10 @@ def test_paper_recipe_runs_two_steps_with_workers_and_bf16(tmp_path, capsys):
     assert state["step"] == 2 and state["config"]["bf16"] and state["config"]["workers"] == 2
     assert state["config"]["lr"] == 1e-4 and state["config"]["weight_decay"] == 0.1
     assert Parser.from_pretrained(tmp_path).config == get_preset("tiny")
+
+
+def test_train_parser_refuses_a_missing_gpu(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert main(["overlay", "train-parser", "--out", str(tmp_path), "--skins", "--procedural", "1",
+                 "--device", "cuda", "--footage-frames", "2"]) == 2  # fmt: skip
+    assert "no CUDA GPU" in capsys.readouterr().err

@@ -117,6 +117,9 @@ def _train(args: argparse.Namespace) -> int:
     from pixelpad.overlay.procedural import procedural_skins
 
     run = resolve(args)
+    device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise ParserError(f"--device {device}: no CUDA GPU is visible to torch; use --device cpu")
     dirs = args.skins if args.skins is not None else [default_skins_dir()]
     skins = load_skins([d for d in dirs if d is not None]) if any(d is not None for d in dirs) else []
     if run.only:
@@ -131,7 +134,6 @@ def _train(args: argparse.Namespace) -> int:
         footage = video_footage(args.footage, (360, 640), max_frames=run.footage_frames)
     preset = get_preset(run.preset)
     generator = PairGenerator(skins, footage=footage, seed=args.seed)
-    device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
     bf16 = args.bf16 if args.bf16 is not None else device.startswith("cuda")
     config = TrainParserConfig(
         out_dir=str(args.out), steps=run.steps, batch_size=run.batch_size, lr=run.lr,
