@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import numpy as np
 
 from pixelpad.overlay.bank import TemplateBank
@@ -56,3 +60,25 @@ def test_bank_cache_is_reused_and_keyed_by_the_templates(tmp_path):
     files[0].write_bytes(b"torn")  # an unreadable cache is rebuilt, not trusted
     again = TemplateBank(skins, ("sift",), progress=False, cache_dir=tmp_path)
     np.testing.assert_array_equal(again.indexes["sift"].descriptors, fresh.indexes["sift"].descriptors)
+
+
+def test_procedural_templates_are_the_same_in_every_process():
+    """The bank cache is keyed by the templates' pixels: a skin drawn differently in another process
+    (say, iterating a set, whose order changes with the hash seed) would never hit the cache."""
+    code = (
+        "import hashlib; from pixelpad.overlay.procedural import procedural_skins; "
+        "from pixelpad.overlay.bank import make_template; "
+        "print(hashlib.sha256(b''.join(make_template(s).image.tobytes() for s in procedural_skins(6, 3)))"
+        ".hexdigest())"
+    )
+    digests = {
+        subprocess.run(
+            [sys.executable, "-c", code],
+            env={**os.environ, "PYTHONHASHSEED": seed},
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        for seed in ("1", "2")
+    }
+    assert len(digests) == 1

@@ -217,7 +217,7 @@ def random_layout(rng: np.random.Generator, family: str) -> Layout:
         for k, (x, y) in PLACES[family].items()
     }
     optional = {"triggers", "shoulders", "menu", "guide", "clicks"}
-    drop = {g for g in optional if rng.random() < 0.2}
+    drop = {g for g in sorted(optional) if rng.random() < 0.2}  # sorted: set order varies per process
     if family == "snes":
         drop |= {"triggers", "guide", "clicks"}
     return Layout(
