@@ -7,9 +7,10 @@ keypoint's k nearest template keypoints at once, and the ratio test is then done
 
 Templates live in *canonical* coordinates: the skin redrawn with its longer side
 :data:`TEMPLATE_SIZE` pixels. The picture is the released overlay over mid-grey (its transparent
-parts take the colour of the game behind them, which no template can know). XFeat is barely scale
-invariant, so its template features are extracted at several scales and mapped back to canonical
-coordinates; SIFT handles scale itself.
+parts take the colour of the game behind them, which no template can know). Features are extracted
+at several template scales (:data:`SCALES`) and mapped back to canonical coordinates: XFeat is barely
+scale invariant, and a small overlay no longer shows the fine details SIFT's strongest keypoints of
+a full-size template sit on.
 
 Extracting the templates' features takes a while (minutes for 300 templates on a busy machine), so a
 bank can keep them in ``cache_dir``: one ``.npz`` per feature kind, named by a hash of everything the
