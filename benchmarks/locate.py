@@ -4,11 +4,12 @@ Makes ``--videos`` short videos of real and procedural skins (opacity 0.5-1, sca
 corners, 1-6 Mbit/s H.264) over real game footage recorded in the simulator (procedural scenes if
 no game can run), plus ``--negatives`` overlay-free videos, and locates each with the default
 settings. Prints the right-skin rate, box IoU, false accepts, seconds per video against the time to
-decode its sampled frames (the baseline measured in the same run), the pooled-inlier distributions
-the acceptance threshold is calibrated on, and what SIFT and XFeat each add on a subset.
+decode its sampled frames (the baseline measured in the same run), the failures by cause, the
+evidence distributions the acceptance threshold is calibrated on, and what SIFT and XFeat each add
+on a subset. Template features and game recordings are kept in ``--cache`` between runs.
 
-    python benchmarks/locate.py                 # default: 100 + 20 videos at 480x272, a few minutes
-    python benchmarks/locate.py --videos 20     # quicker
+    python benchmarks/locate.py                 # default: 100 + 20 videos at 480x272 (~6 s a video idle)
+    python benchmarks/locate.py --videos 20 --negatives 10 --ablation 0    # a quick look
 """
 
 from __future__ import annotations
