@@ -8,7 +8,7 @@ decode its sampled frames (the baseline measured in the same run), the failures 
 evidence distributions the acceptance threshold is calibrated on, and what SIFT and XFeat each add
 on a subset. Template features and game recordings are kept in ``--cache`` between runs.
 
-    python benchmarks/locate.py                 # default: 100 + 20 videos at 480x272 (~6 s a video idle)
+    python benchmarks/locate.py                 # default: 100 + 20 videos at 480x272 (long)
     python benchmarks/locate.py --videos 20 --negatives 10 --ablation 0    # a quick look
 """
 
