@@ -35,9 +35,11 @@ def test_choice_blends_agreeing_confident_readers():
     np.testing.assert_allclose(out.reads[:, 17:], a[:, 17:] + 0.005, atol=1e-6)
 
 
-def test_choice_prefers_the_confident_reader_when_they_disagree():
+def test_choice_prefers_the_trusted_template_when_they_disagree():
     a, noise = _reads(seed=0), _reads(seed=1)
     assert choose((a, np.full(50, 0.9)), (noise, np.full(50, 0.5)), SHOWN).reader == TEMPLATE
+    # A saturated parser visibility does not outvote a trusted template read of the known skin.
+    assert choose((a, np.full(50, 0.45)), (noise, np.full(50, 1.0)), SHOWN).reader == TEMPLATE
     assert choose((noise, np.full(50, 0.1)), (a, np.full(50, 0.99)), SHOWN).reader == PARSER
     only = choose((a, np.full(50, 0.9)), None, SHOWN)
     assert only.reader == TEMPLATE and only.reads is a
