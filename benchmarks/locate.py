@@ -22,7 +22,6 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-import cv2
 import numpy as np
 import torch
 from tqdm import tqdm
@@ -184,7 +183,6 @@ def main() -> None:
     cfg = LocateConfig()
     rows, kept = [], []
     for path, truth in tqdm(cases, desc="locate"):
-        cv2.setRNGSeed(0)
         t0 = time.perf_counter()
         frames, _ = sample_for_locate(path, base)
         t1 = time.perf_counter()
@@ -256,7 +254,6 @@ def main() -> None:
     for kinds in (("sift",), ("xfeat",), ("sift", "xfeat")):
         ok, support = [], []
         for truth, frames, feats in kept:
-            cv2.setRNGSeed(0)
             f = locate_frames(frames, bank, replace(base, kinds=kinds), feats)
             ok.append(category(truth, f, cfg) == "ok")
             support.append(f.distinct if f is not None and f.skin == truth.skin else 0)

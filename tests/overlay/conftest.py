@@ -10,12 +10,6 @@ import pytest
 from pixelpad.overlay.library import SKINS_ENV, default_skins_dir
 
 
-@pytest.fixture(autouse=True)
-def _bank_cache_in_tmp(monkeypatch, tmp_path_factory):
-    """Commands that keep template features on disk keep them in a temporary folder, not in ~/.cache."""
-    monkeypatch.setenv("PIXELPAD_CACHE", str(tmp_path_factory.getbasetemp() / "cache"))
-
-
 @pytest.fixture(scope="session")
 def skins_dir() -> Path:
     """The real skin collection: ``$PIXELPAD_SKINS``, else ``../shared/skins`` beside the repository."""

@@ -146,14 +146,14 @@ class VideoExtractor:
     """The per-video worker (see the module docstring); build once, call per task."""
 
     def __init__(self, config: ExtractConfig | str) -> None:
-        from pixelpad.overlay.bank import TemplateBank
+        from pixelpad.overlay.bank import TemplateBank, default_cache_dir
         from pixelpad.overlay.library import load_skins
 
         self.config = ExtractConfig.from_json(config) if isinstance(config, str) else config
         skins = load_skins(self.config.skins)
         self.skins = {s.name: s for s in skins}
-        cv2.setRNGSeed(0)  # FLANN's random trees: the same index in every process
-        self.bank = TemplateBank(skins, kinds=self.config.features, progress=False)
+        features = self.config.features
+        self.bank = TemplateBank(skins, kinds=features, progress=False, cache_dir=default_cache_dir())
         self.parser = None
         if self.config.parser and self.config.reader in ("auto", "parser"):
             from pixelpad.overlay.parser import Parser
@@ -164,9 +164,6 @@ class VideoExtractor:
     def __call__(self, task: dict[str, Any]) -> dict[str, Any]:
         start = time.perf_counter()
         base = {"video_id": task["video_id"], "path": task["path"]}
-        # RANSAC draws from OpenCV's global generator: seed it so a video's result does not depend on
-        # which videos this process handled before (the engines must agree episode for episode).
-        cv2.setRNGSeed(0)
         try:
             result = self._process(task)
         except PixelpadError as err:

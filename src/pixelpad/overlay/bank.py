@@ -34,6 +34,7 @@ from tqdm import tqdm
 
 from pixelpad.overlay.features import Features, extractor
 from pixelpad.overlay.skin import Skin, SkinError, resize_skin
+from pixelpad.paths import cache_root
 
 log = logging.getLogger(__name__)
 
@@ -86,6 +87,7 @@ class Index:
     flann: cv2.flann.Index | None = None
 
     def build(self) -> None:
+        cv2.setRNGSeed(0)  # FLANN's random trees: the same index (so the same answers) in every process
         self.flann = cv2.flann_Index(self.descriptors, {"algorithm": 1, "trees": 4})
 
     def knn(self, descriptors: np.ndarray, k: int, checks: int = 64) -> tuple[np.ndarray, np.ndarray]:
@@ -98,9 +100,8 @@ class Index:
 
 
 def default_cache_dir() -> Path:
-    """``$PIXELPAD_CACHE/banks``, else ``~/.cache/pixelpad/banks``: where the CLI and benchmark keep banks."""
-    root = os.environ.get("PIXELPAD_CACHE") or Path.home() / ".cache" / "pixelpad"
-    return Path(root) / "banks"
+    """``banks/`` under :func:`pixelpad.paths.cache_root`: where the CLI, extract and benchmark keep them."""
+    return cache_root() / "banks"
 
 
 class TemplateBank:

@@ -73,6 +73,13 @@ class LocateConfig:
     verify_fraction: float = 0.8  # layouts with this share of the best support are compared by picture
 
 
+def weigh_evidence(distinct: int, agreement: float) -> float:
+    """Distinct inliers x picture agreement (0 when the picture disagrees): chance fits on game content
+    reach one or the other (many keypoints on busy static scenes, or a flat patch the picture
+    correlates with), not both."""
+    return distinct * max(agreement, 0.0)
+
+
 @dataclass(frozen=True)
 class Location:
     """Where the overlay is: ``affine`` (2, 3) maps canonical template pixels to frame pixels.
@@ -97,8 +104,8 @@ class Location:
 
     @property
     def evidence(self) -> float:
-        """What acceptance weighs: distinct inliers x picture agreement (0 when the picture disagrees)."""
-        return self.distinct * max(self.agreement, 0.0)
+        """What acceptance weighs (:func:`weigh_evidence`)."""
+        return weigh_evidence(self.distinct, self.agreement)
 
     def to_dict(self) -> dict:
         return {
@@ -302,11 +309,8 @@ def locate_frames(
     template, affine = choose_template(bank, close, mean_frame)
     best = bank.templates[template]
     fit = results[int(bank.layout_of[template])]
-    # Evidence = distinct keypoints x how well the picture agrees: chance fits on game content reach
-    # one or the other (many keypoints on busy static scenes, or a flat patch the picture correlates
-    # with), not both.
     agrees = agreement(best.image, affine, mean_frame)
-    evidence = fit.distinct * max(agrees, 0.0)
+    evidence = weigh_evidence(fit.distinct, agrees)
     runner_up = max((r.distinct for other, r in ranked if other != bank.layout_of[template]), default=0)
     found = Location(
         skin=best.skin.name, layout=best.skin.layout, affine=affine, box=_box(affine, best.size, frame_size),
@@ -323,7 +327,7 @@ def accepts(found: Location, cfg: LocateConfig) -> bool:
     return (
         found.evidence >= cfg.min_evidence
         and found.distinct >= cfg.min_distinct
-        and (found.inliers >= cfg.min_inliers)
+        and found.inliers >= cfg.min_inliers
     )
 
 

@@ -18,6 +18,7 @@ import tempfile
 from importlib import resources
 from pathlib import Path
 
+from pixelpad.paths import cache_root
 from pixelpad.sim.errors import ShimBuildError
 
 log = logging.getLogger(__name__)
@@ -29,11 +30,8 @@ LIBS = ("-ldl", "-lpthread")
 
 
 def cache_dir() -> Path:
-    """Where built shims live: ``$PIXELPAD_CACHE``, ``$XDG_CACHE_HOME/pixelpad`` or ``~/.cache/pixelpad``."""
-    root = os.environ.get("PIXELPAD_CACHE") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "pixelpad"
-    )
-    return Path(root) / "shim"
+    """Where built shims live: ``shim/`` under :func:`pixelpad.paths.cache_root`."""
+    return cache_root() / "shim"
 
 
 def _compiler() -> str:
