@@ -1,10 +1,12 @@
-"""Small pure functions of the pipeline: resampling, letterboxing, ids, the frame spool."""
+"""Small pure functions of the pipeline: resampling, letterboxing, ids, the frame spool, frame conversion."""
 
+import av
 import cv2
 import numpy as np
 import pytest
 
-from pixelpad.extract.pipeline import _covering_box, letterbox, resample_indices, video_id_for
+from pixelpad.extract.frames import FrameConverter, even_box, letterbox_geometry
+from pixelpad.extract.pipeline import _covering_box, resample_indices, video_id_for
 from pixelpad.extract.spool import FrameSpool
 
 
@@ -12,6 +14,12 @@ def test_resample_indices():
     np.testing.assert_array_equal(resample_indices(10, 30, 30), np.arange(10))
     np.testing.assert_array_equal(resample_indices(10, 60, 30), [0, 2, 4, 6, 8])
     np.testing.assert_array_equal(resample_indices(4, 15, 30), [0, 0, 1, 2, 2, 2, 3, 3])
+
+
+def letterbox(image: np.ndarray, size: tuple[int, int]):
+    scale, x0, y0, _, _ = letterbox_geometry(image.shape[:2], size)
+    _, out = FrameConverter.build(image.shape[:2], (0, 0, 2, 2), size).from_rgb(image)
+    return out, scale, x0, y0
 
 
 def test_letterbox_keeps_aspect_and_centres():
@@ -52,3 +60,41 @@ def test_frame_spool_round_trip(tmp_path):
     for got, want in zip(back, frames[1:4], strict=True):
         assert np.abs(got.astype(int) - want).mean() < 3  # JPEG at quality 100: near-lossless
         assert np.abs(got.astype(int) - frames[0]).mean() > 10 or want is frames[0]  # and in order
+
+
+def test_even_box_covers_the_box_with_even_corners():
+    assert even_box((3, 5, 10, 7), (100, 200)) == (2, 4, 12, 8)
+    assert even_box((-4, 95, 300, 30), (101, 199)) == (0, 94, 199, 7)  # clipped at odd edges
+    with pytest.raises(ValueError):
+        even_box((300, 0, 10, 10), (100, 200))
+
+
+def _yuv_frame(rng: np.random.Generator, size: tuple[int, int], colorspace: int) -> av.VideoFrame:
+    """A photo-like yuv420p frame (smooth colour fields): an RGB picture converted by FFmpeg."""
+    h, w = size
+    rgb = cv2.resize(rng.integers(0, 256, (6, 9, 3), dtype=np.uint8), (w, h), interpolation=cv2.INTER_CUBIC)
+    frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
+    frame = frame.reformat(format="yuv420p", dst_colorspace=colorspace)
+    frame.colorspace = colorspace
+    return frame
+
+
+@pytest.mark.parametrize(("size", "colorspace"), [((360, 640), 2), ((361, 639), 1), ((720, 404), 5)])
+def test_fast_frame_conversion_matches_ffmpegs_whole_frame_conversion(size, colorspace):
+    frame = _yuv_frame(np.random.default_rng(colorspace), size, colorspace)
+    convert = FrameConverter.build(size, (101, 37, 150, 91), (180, 320))
+    fast_crop, fast_small = convert(frame)
+    slow_crop, slow_small = convert.from_rgb(frame.to_ndarray(format="rgb24"))
+    assert fast_crop.shape == slow_crop.shape == (92, 152, 3) and fast_small.shape == slow_small.shape
+    # The same colours (FFmpeg's fixed-point 8-bit path is itself 1-2 levels off the exact matrix)...
+    assert np.abs(fast_crop.astype(int) - slow_crop).mean() < 2.0
+    assert np.abs(fast_small.astype(int) - slow_small).mean() < 2.0
+    assert np.abs(fast_crop.astype(int) - np.roll(slow_crop, 2, axis=1)).mean() > 3  # ...at the same place
+
+
+def test_other_pixel_formats_take_the_slow_path():
+    rgb = np.random.default_rng(0).integers(0, 256, (64, 96, 3), dtype=np.uint8)
+    frame = av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(format="yuv444p")
+    convert = FrameConverter.build((64, 96), (10, 10, 20, 20), (32, 48))
+    fast_crop, _ = convert(frame)
+    np.testing.assert_array_equal(fast_crop, convert.from_rgb(frame.to_ndarray(format="rgb24"))[0])

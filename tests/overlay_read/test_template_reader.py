@@ -101,3 +101,19 @@ def test_frames_without_the_overlay_are_unreadable():
     reads, visible = reader.read(procedural_footage(4, (360, 640), seed=2))
     assert (visible < reader.config.min_visible).all()
     assert np.isnan(reads).all()
+
+
+@pytest.mark.parametrize(
+    "affine", [[[0.61, 0.02, 401.3], [-0.02, 0.61, 149.7]], [[1.3, 0, -20], [0, 1.3, 250]]]
+)
+def test_a_crop_holding_the_source_box_warps_like_the_whole_frame(affine):
+    skin = _skin("nintendospy/gamecube-default")
+    reader = TemplateReader(skin, np.array(affine))
+    frame = procedural_footage(1, (360, 640), seed=3)[0]
+    x, y, w, h = reader.source_box()
+    x0, y0 = max(0, x), max(0, y)  # the box may stick out of the frame: the crop is clipped to it
+    crop = frame[y0 : y + h, x0 : x + w]
+    whole = reader.warp(frame).astype(int)
+    assert np.abs(reader.warp(crop, (x0, y0)) - whole).max() <= 1  # OpenCV's fixed-point rounding
+    smaller = frame[y0 + 3 : y + h, x0 + 3 : x + w]  # a crop that misses some of it does not
+    assert np.abs(reader.warp(smaller, (x0 + 3, y0 + 3)) - whole).max() > 50

@@ -36,10 +36,12 @@ import numpy as np
 
 from pixelpad.actions import ACTION_DIM
 from pixelpad.errors import PixelpadError
+from pixelpad.extract.frames import FrameConverter, letterbox_geometry
 from pixelpad.extract.manifest import DONE, FAILED, NO_OVERLAY, TOO_IDLE
 from pixelpad.extract.spool import FrameSpool
 from pixelpad.overlay.refine import RefineConfig, refine
 from pixelpad.overlay.smoothing import smooth
+from pixelpad.video import crop
 
 log = logging.getLogger(__name__)
 
@@ -101,18 +103,6 @@ def make_task(path: str | os.PathLike[str]) -> dict[str, Any]:
     return {"video_id": video_id_for(path), "path": str(path)}
 
 
-def letterbox(image: np.ndarray, size: tuple[int, int]) -> tuple[np.ndarray, float, int, int]:
-    """``image`` scaled to fit ``size`` (h, w), centred on black: (out, scale, x offset, y offset)."""
-    h, w = size
-    ih, iw = image.shape[:2]
-    scale = min(h / ih, w / iw)
-    nh, nw = max(1, round(ih * scale)), max(1, round(iw * scale))
-    out = np.zeros((h, w, 3), np.uint8)
-    y0, x0 = (h - nh) // 2, (w - nw) // 2
-    out[y0 : y0 + nh, x0 : x0 + nw] = cv2.resize(image, (nw, nh), interpolation=cv2.INTER_AREA)
-    return out, scale, x0, y0
-
-
 def _covering_box(box: Box, scale: float, x0: int, y0: int, size: tuple[int, int]) -> Box:
     """The letterboxed frame's pixels that any pixel of ``box`` (source frame) contributes to.
 
@@ -124,6 +114,13 @@ def _covering_box(box: Box, scale: float, x0: int, y0: int, size: tuple[int, int
     right = min(size[1], x0 + math.ceil((x + w) * scale))
     bottom = min(size[0], y0 + math.ceil((y + h) * scale))
     return (left, top, max(1, right - left), max(1, bottom - top))
+
+
+def _union(a: Box, b: Box) -> Box:
+    """The smallest box holding boxes ``a`` and ``b`` (x, y, w, h)."""
+    x0, y0 = min(a[0], b[0]), min(a[1], b[1])
+    x1, y1 = max(a[0] + a[2], b[0] + b[2]), max(a[1] + a[3], b[1] + b[3])
+    return (x0, y0, x1 - x0, y1 - y0)
 
 
 def native_affine(affine: np.ndarray, skin_size: tuple[int, int]) -> np.ndarray:
@@ -203,15 +200,26 @@ class VideoExtractor:
         return self._finish(task, reads, skin, details)
 
     def _read(self, task: dict[str, Any], info: Any, location: Any, skin: Any) -> dict[str, Any]:
-        """One decode pass: both readers' raw reads at the dataset's frame rate, and the frame spool."""
+        """One decode pass: both readers' raw reads at the dataset's frame rate, and the frame spool.
+
+        Only the overlay's region (what the readers look at) and a small letterboxed copy (what is
+        stored) of each frame are converted to RGB (:mod:`pixelpad.extract.frames`).
+        """
         from pixelpad.overlay.template_reader import TemplateReader
-        from pixelpad.video import crop, iter_frames
+        from pixelpad.video import iter_frames
 
         cfg = self.config
         use_template = cfg.reader in ("auto", "template")
         started = time.perf_counter()
         template = TemplateReader(skin, native_affine(location.affine, skin.size)) if use_template else None
         setup_s = time.perf_counter() - started
+        source = (info.height, info.width)
+        box = location.box
+        region = _union(box, template.source_box()) if template is not None else box
+        convert = FrameConverter.build(source, region, cfg.frame_size)
+        origin = convert.crop[:2]
+        scale, x0, y0, _, _ = letterbox_geometry(source, cfg.frame_size)
+        mx, my, mw, mh = masked_box = _covering_box(box, scale, x0, y0, cfg.frame_size)
         wanted = resample_indices(info.num_frames, info.fps, cfg.fps)
         t_images, t_reads, t_vis, p_images, p_reads, p_vis = [], [], [], [], [], []
         pair_crop = (
@@ -219,20 +227,22 @@ class VideoExtractor:
         )
         spool = FrameSpool.create(self.staging / task["video_id"], quality=cfg.jpeg_quality)
         previous_crop: np.ndarray | None = None
-        box = location.box
-        masked_box: Box | None = None
         k = 0
         try:
-            for frame in iter_frames(task["path"], threads=cfg.decode_threads):
-                image = frame.image
+            for frame in iter_frames(task["path"], threads=cfg.decode_threads, convert=convert):
+                if k >= len(wanted):
+                    break
+                region_rgb, small = frame.image
                 crop_now = None
                 if pair_crop is not None:
                     crop_now = cv2.resize(
-                        crop(image, box), (pair_crop[1], pair_crop[0]), interpolation=cv2.INTER_AREA
-                    )
+                        crop(region_rgb, (box[0] - origin[0], box[1] - origin[1], box[2], box[3])),
+                        (pair_crop[1], pair_crop[0]), interpolation=cv2.INTER_AREA,
+                    )  # fmt: skip
+                small[my : my + mh, mx : mx + mw] = 0  # the overlay must not teach the policy
                 while k < len(wanted) and frame.index >= wanted[k]:
                     if template is not None:
-                        t_images.append(template.warp(image))
+                        t_images.append(template.warp(region_rgb, origin))
                         if len(t_images) == template.config.batch:
                             self._run_template(template, t_images, t_reads, t_vis)
                     if crop_now is not None:
@@ -240,11 +250,6 @@ class VideoExtractor:
                         p_images.append(np.concatenate([prev, crop_now], axis=1))
                         if len(p_images) == cfg.parser_batch:
                             self._run_parser(p_images, p_reads, p_vis)
-                    small, scale, x0, y0 = letterbox(image, cfg.frame_size)
-                    if masked_box is None:
-                        masked_box = _covering_box(box, scale, x0, y0, cfg.frame_size)
-                    mx, my, mw, mh = masked_box
-                    small[my : my + mh, mx : mx + mw] = 0  # the overlay must not teach the policy
                     spool.append(small)
                     k += 1
                 previous_crop = crop_now
@@ -263,7 +268,7 @@ class VideoExtractor:
             if p_reads else None,
             "spool": spool.path,
             "details": {"frames": n, "reader_setup_seconds": round(setup_s, 3),
-                        "stored_box": list(masked_box) if masked_box else None,
+                        "stored_box": list(masked_box) if n else None,
                         "unreadable_controls": list(template.unreadable) if template else []},
         }  # fmt: skip
 

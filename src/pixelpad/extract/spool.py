@@ -45,7 +45,9 @@ class FrameSpool:
 
     def append(self, image: np.ndarray) -> None:
         """Add one RGB ``(H, W, 3)`` uint8 frame."""
-        ok, data = cv2.imencode(".jpg", image[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, self.quality])
+        # cvtColor, not image[..., ::-1]: the encoder copies a strided view pixel by pixel (2x slower).
+        bgr = cv2.cvtColor(image, cv2.COLOR_RGB2BGR)
+        ok, data = cv2.imencode(".jpg", bgr, [cv2.IMWRITE_JPEG_QUALITY, self.quality])
         if not ok:
             raise SpoolError(f"{self.path}: could not encode frame {len(self)} as JPEG")
         self._file.write(data.tobytes())
@@ -76,7 +78,7 @@ class FrameSpool:
                 image = cv2.imdecode(data, cv2.IMREAD_COLOR)
                 if image is None:
                     raise SpoolError(f"{path}: frame {i} is damaged")
-                yield image[..., ::-1]
+                yield cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
 
     @staticmethod
     def remove(path: str | Path) -> None:

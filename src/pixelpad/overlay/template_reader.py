@@ -54,7 +54,7 @@ class TemplateReaderConfig:
     gain_steps: int = 8  # opacities tried between min_gain and max_gain
     diff_threshold: float = 0.04  # a pixel belongs to a control's evidence if renderings differ by this
     context_px: int = 3  # evidence grows by this margin: a flat sprite needs its surroundings
-    batch: int = 32  # frames read together
+    batch: int = 64  # frames read together (per-call costs amortised; 0.26 -> 0.2 ms a frame from 32)
 
     @property
     def assets(self) -> AssetConfig:
@@ -93,10 +93,25 @@ class TemplateReader:
         self.unreadable = self.assets.unreadable
         self._opacities = np.linspace(config.min_gain, config.max_gain, config.gain_steps)
 
-    def warp(self, frame: np.ndarray) -> np.ndarray:
-        """The overlay of ``frame`` (H, W, 3) uint8 in working pixels: ``(h, w, 3)`` uint8."""
+    def source_box(self) -> tuple[int, int, int, int]:
+        """``(x, y, w, h)``: the frame pixels :meth:`warp` reads (a crop holding them is enough)."""
         h, w = self.size
-        return cv2.warpAffine(frame, self.warp_matrix, (w, h), flags=cv2.INTER_LINEAR)
+        inverse = cv2.invertAffineTransform(self.warp_matrix)
+        corners = np.array([[-0.5, -0.5], [w - 0.5, -0.5], [-0.5, h - 0.5], [w - 0.5, h - 0.5]])
+        corners = corners @ inverse[:, :2].T + inverse[:, 2]
+        (x0, y0), (x1, y1) = np.floor(corners.min(0)) - 2, np.ceil(corners.max(0)) + 2  # bilinear taps
+        return int(x0), int(y0), int(x1 - x0), int(y1 - y0)
+
+    def warp(self, frame: np.ndarray, origin: tuple[int, int] = (0, 0)) -> np.ndarray:
+        """The overlay of ``frame`` (H, W, 3) uint8 in working pixels: ``(h, w, 3)`` uint8.
+
+        ``frame`` may be a crop of the video's frame whose top-left corner is at ``origin`` (x, y):
+        it must hold :meth:`source_box` (clipped to the frame), then the result is the same.
+        """
+        h, w = self.size
+        matrix = self.warp_matrix.copy()
+        matrix[:, 2] += matrix[:, :2] @ np.asarray(origin, np.float64)
+        return cv2.warpAffine(frame, matrix, (w, h), flags=cv2.INTER_LINEAR)
 
     def read_warped(self, overlays: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Read warped overlays ``(B, h, w, 3)`` uint8.

@@ -7,7 +7,7 @@ See :mod:`pixelpad.video` for the conventions (RGB uint8 frames, sizes as (heigh
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -194,11 +194,14 @@ def iter_frames(
     size: Size | int | None = None,
     keyframes_only: bool = False,
     threads: int = 0,
+    convert: Callable[[av.VideoFrame], np.ndarray] | None = None,
 ) -> Iterator[DecodedFrame]:
     """Decode frames with ``start <= time < end`` (seconds; ``end=None``: to the end of the file).
 
     Seeks once to the key frame before ``start``, then decodes forward. Each frame is cropped to
-    ``crop_box`` then resized to ``size`` (height, width) if given. When the whole file is asked for
+    ``crop_box`` then resized to ``size`` (height, width) if given; or, with ``convert``, the frame's
+    ``image`` is whatever ``convert(av_frame)`` returns (a caller that needs only part of each frame
+    converts just that part, from the decoder's planes). When the whole file is asked for
     and the container promised more frames than could be decoded, raises :class:`VideoError`
     (truncated file).
     """
@@ -216,7 +219,8 @@ def iter_frames(
             if stop is not None and index >= stop:
                 break
             last = index
-            yield DecodedFrame(index, index / float(decoder.fps), _convert(frame, crop_box, size))
+            image = _convert(frame, crop_box, size) if convert is None else convert(frame)
+            yield DecodedFrame(index, index / float(decoder.fps), image)
         promised = decoder.stream.frames
         if end is None and not keyframes_only and promised and last < promised - 1:
             raise VideoError(f"{path}: truncated: decoded frames up to {last}, the file promises {promised}")
