@@ -89,3 +89,27 @@ def test_video_of_each_episode(tmp_path):
     from pixelpad.video import probe
 
     assert probe(tmp_path / "demonstrator" / result.video).num_frames == result.steps
+
+
+def test_policies_sharing_one_pool_get_what_each_gets_alone(tmp_path):
+    from pixelpad.eval.runner import run_evals
+
+    def outcome(results):
+        return [(r.task, r.seed, r.status, r.steps, r.time_to_success_s) for r in results]
+
+    alone = {p: run_eval(_config(tmp_path / "alone", p), [DOT_TASK, DOT_HOLD], progress=False)
+             for p in ("random", "noop")}  # fmt: skip
+    shared = run_evals([_config(tmp_path / "shared", p, workers=2) for p in ("random", "noop")],
+                       [DOT_TASK, DOT_HOLD], progress=False)  # fmt: skip
+    assert {p: outcome(r) for p, r in shared.items()} == {p: outcome(r) for p, r in alone.items()}
+    for policy in ("random", "noop"):
+        rows = read_results(tmp_path / "shared" / policy / "episodes.jsonl")
+        assert [(r.task, r.seed) for r in rows] == [(r.task, r.seed) for r in alone[policy]], "in order"
+        assert {r.policy for r in rows} == {policy}
+
+
+def test_two_policies_may_not_share_a_results_folder(tmp_path):
+    from pixelpad.eval.runner import run_evals
+
+    with pytest.raises(EvalError, match="same results folder"):
+        run_evals([_config(tmp_path, "noop"), _config(tmp_path, "noop", seeds=(5,))], [DOT_TASK])

@@ -194,16 +194,23 @@ def train_stage(config: DemoConfig) -> Callable[[Path, Done], dict[str, Any]]:
 
 
 def evaluate(policies: list[str], tasks: list[Any], out: Path, config: DemoConfig, seeds=None) -> None:
-    """Play every task with each policy spec into ``out`` (a policy already there is not replayed)."""
-    from pixelpad.eval import EvalConfig, run_eval
+    """Play every task with each policy spec into ``out``, all of them sharing one pool of workers (a
+    policy whose results are all there is not replayed; an interrupted one is played again)."""
+    from pixelpad.eval import EvalConfig, read_results, run_evals
 
-    for spec in policies:
-        eval_config = EvalConfig(
-            policy=spec, seeds=tuple(seeds or config.eval_seeds), out=out, workers=config.workers,
-            execute=config.execute, env_factory=config.env_factory, policy_fps=config.fps,
-        )  # fmt: skip
-        if not (out / eval_config.label / "episodes.jsonl").is_file():
-            run_eval(eval_config, tasks)
+    common = {
+        "seeds": tuple(seeds or config.eval_seeds), "out": out, "workers": config.workers,
+        "execute": config.execute, "env_factory": config.env_factory, "policy_fps": config.fps,
+    }  # fmt: skip
+    configs = [EvalConfig(policy=spec, **common) for spec in policies]
+
+    def complete(c: EvalConfig) -> bool:
+        path = out / c.label / "episodes.jsonl"
+        return path.is_file() and len(read_results(path)) == len(tasks) * len(c.seeds)
+
+    todo = [c for c in configs if not complete(c)]
+    if todo:
+        run_evals(todo, tasks)
 
 
 def write_demonstrator_results(rows: list[dict[str, Any]], out: Path) -> None:
@@ -252,7 +259,7 @@ def play_stage(config: DemoConfig) -> Callable[[Path, Done], dict[str, Any]]:
             return {"missing": why}
         videos = record_agent(
             Path(done["train"]["policy"]), task_list(config), folder, env_factory=config.env_factory,
-            execute=config.execute, policy_fps=config.fps,
+            execute=config.execute, policy_fps=config.fps, workers=config.workers,
         )  # fmt: skip
         return {"videos": videos}
 

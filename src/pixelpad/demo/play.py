@@ -49,28 +49,45 @@ class Strided:
 
 def record_agent(
     policy_dir: Path, tasks: list[Any], out: Path, *, env_factory: str, execute: int,
-    policy_fps: float | None = None, seed: int = 0,
+    policy_fps: float | None = None, seed: int = 0, workers: int = 1,
 ) -> dict[str, str]:  # fmt: skip
-    """One episode per task (its whole time limit) of the policy in ``policy_dir``; returns
-    ``{task name: video path}``. A task whose video exists is not played again."""
+    """One episode per task (its whole time limit) of the policy in ``policy_dir``, ``workers`` tasks at
+    once, each in its own process; returns ``{task name: video path}``. A task whose video exists is not
+    played again."""
+    import concurrent.futures as cf
+    import multiprocessing
+
+    jobs = [(policy_dir, task, out / task.name, env_factory, execute, policy_fps, seed) for task in tasks]
+    todo = [job for job in jobs if not (job[2] / "play.mp4").is_file()]
+    if workers == 1 or len(todo) < 2:
+        for job in todo:
+            _play_task(*job)
+    else:
+        context = multiprocessing.get_context("spawn")  # no forked copies of X connections or torch state
+        with cf.ProcessPoolExecutor(min(workers, len(todo)), mp_context=context) as pool:
+            for future in [pool.submit(_play_task, *job) for job in todo]:
+                future.result()
+    return {task.name: str(out / task.name / "play.mp4") for task in tasks}
+
+
+def _play_task(
+    policy_dir: Path, task: Any, folder: Path, env_factory: str, execute: int, policy_fps: float | None,
+    seed: int,
+) -> None:  # fmt: skip
+    """Play ``task`` once with the policy, recording ``folder/play.mp4``; the policy's noise is seeded
+    here, so a task's video is the same whichever process plays it and after whichever other task."""
+    import torch
+
     from pixelpad.eval import chunk_stride, load_env_factory
     from pixelpad.serve import load_policy, play
 
-    make_env = load_env_factory(env_factory)
-    policy = None
-    videos = {}
-    for task in tasks:
-        folder = out / task.name
-        video = folder / "play.mp4"
-        if not video.is_file():
-            policy = policy or load_policy(policy_dir)
-            env = TaskStart(make_env(task, seed), task)
-            try:
-                fps = float(env.metadata.get("render_fps") or task.fps)
-                stride = chunk_stride(policy_fps, fps)
-                steps, plan = math.ceil(task.time_limit_s * fps), math.ceil(execute / stride)
-                play(env, Strided(policy, stride), steps, plan, folder, seed=seed, progress=False)
-            finally:
-                env.close()
-        videos[task.name] = str(video)
-    return videos
+    policy = load_policy(policy_dir)
+    torch.manual_seed(seed)
+    env = TaskStart(load_env_factory(env_factory)(task, seed), task)
+    try:
+        fps = float(env.metadata.get("render_fps") or task.fps)
+        stride = chunk_stride(policy_fps, fps)
+        steps, plan = math.ceil(task.time_limit_s * fps), math.ceil(execute / stride)
+        play(env, Strided(policy, stride), steps, plan, folder, seed=seed, progress=False)
+    finally:
+        env.close()

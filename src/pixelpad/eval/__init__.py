@@ -3,8 +3,9 @@
 * :class:`Task` (a game profile, a start state, a time limit, a success check, a category) and the
   suite: :func:`all_tasks`, :func:`select_tasks`;
 * :func:`run_eval` with :class:`EvalConfig` plays every (task, seed) episode of one policy and writes
-  :class:`EpisodeResult` rows; :func:`write_report` turns a run directory into rates with 95 % Wilson
-  intervals, a bar chart and a markdown summary.
+  :class:`EpisodeResult` rows (:func:`run_evals`: several policies sharing one pool of processes);
+  :func:`write_report` turns a run directory into rates with 95 % Wilson intervals, a bar chart and a
+  markdown summary.
 
 Names are imported lazily so ``import pixelpad.eval`` stays cheap.
 """
@@ -22,6 +23,7 @@ _EXPORTS = {
     "EvalConfig": "pixelpad.eval.runner",
     "EpisodeResult": "pixelpad.eval.runner",
     "run_eval": "pixelpad.eval.runner",
+    "run_evals": "pixelpad.eval.runner",
     "play_episode": "pixelpad.eval.runner",
     "read_results": "pixelpad.eval.runner",
     "load_env_factory": "pixelpad.eval.runner",

@@ -237,50 +237,44 @@ def _close_quietly(env: Any) -> None:
         log.warning("closing the env failed: %s", err)
 
 
-_PROCESS_WORKER: _Worker | None = None  # one per pool process, set by the pool initializer
+_PROCESS_WORKERS: dict[EvalConfig, _Worker] = {}  # a pool process's workers, one per policy, made lazily
 
 
-def _init_process(config: EvalConfig) -> None:
-    global _PROCESS_WORKER
-    _PROCESS_WORKER = _Worker(config)
+def _run_in_process(config: EvalConfig, task: Task, seed: int) -> EpisodeResult:
+    worker = _PROCESS_WORKERS.get(config)
+    if worker is None:
+        worker = _PROCESS_WORKERS[config] = _Worker(config)
+    return worker.run(task, seed)
 
 
-def _run_in_process(task: Task, seed: int) -> EpisodeResult:
-    if _PROCESS_WORKER is None:
-        raise EvalError("worker process was not initialised")
-    return _PROCESS_WORKER.run(task, seed)
+Job = tuple[EvalConfig, Task, int]
 
 
-def _run_in_pool(
-    config: EvalConfig, jobs: list[tuple[Task, int]], record: Callable[[EpisodeResult], None]
-) -> None:
-    """Play ``jobs`` in ``config.workers`` processes.
+def _run_in_pool(workers: int, jobs: list[Job], record: Callable[[EvalConfig, EpisodeResult], None]) -> None:
+    """Play ``jobs`` in ``workers`` processes.
 
     A dead worker process (killed, out of memory) breaks the whole pool, failing every episode still
     queued in it. Each failed episode is played once more, alone in a fresh one-process pool so no
     other episode can take it down, and recorded as an error if it fails again.
     """
     context = multiprocessing.get_context("spawn")  # no forked copies of X connections or torch state
-    retry: list[tuple[Task, int]] = []
-    with cf.ProcessPoolExecutor(config.workers, mp_context=context, initializer=_init_process,
-                                initargs=(config,)) as pool:  # fmt: skip
-        futures = {pool.submit(_run_in_process, task, seed): (task, seed) for task, seed in jobs}
+    retry: list[Job] = []
+    with cf.ProcessPoolExecutor(workers, mp_context=context) as pool:
+        futures = {pool.submit(_run_in_process, *job): job for job in jobs}
         for future in cf.as_completed(futures):
-            task, seed = futures[future]
+            config, task, seed = futures[future]
             try:
-                record(future.result())
+                record(config, future.result())
             except Exception as err:
                 log.warning("%s seed %d: worker process failed (%s); retrying alone", task.name, seed, err)
-                retry.append((task, seed))
-    for task, seed in retry:
-        with cf.ProcessPoolExecutor(
-            1, mp_context=context, initializer=_init_process, initargs=(config,)
-        ) as pool:
+                retry.append((config, task, seed))
+    for config, task, seed in retry:
+        with cf.ProcessPoolExecutor(1, mp_context=context) as pool:
             try:
-                record(pool.submit(_run_in_process, task, seed).result())
+                record(config, pool.submit(_run_in_process, config, task, seed).result())
             except Exception as err:
                 message = f"worker process failed twice: {type(err).__name__}: {err}"
-                record(_error_result(config, task, seed, message))
+                record(config, _error_result(config, task, seed, message))
 
 
 def run_eval(config: EvalConfig, tasks: Sequence[Task], *, progress: bool = True) -> list[EpisodeResult]:
@@ -291,28 +285,51 @@ def run_eval(config: EvalConfig, tasks: Sequence[Task], *, progress: bool = True
     Returns:
         the results in (task, seed) order, the order of ``episodes.jsonl``.
     """
+    return run_evals([config], tasks, progress=progress)[config.label]
+
+
+def run_evals(
+    configs: Sequence[EvalConfig], tasks: Sequence[Task], *, progress: bool = True
+) -> dict[str, list[EpisodeResult]]:
+    """:func:`run_eval` for several policies at once, their episodes sharing one pool of processes.
+
+    One pool (as many processes as the most any config asks for) has no idle tail and no start-up per
+    policy; longer tasks are dealt out first, so no long episode starts when every other one is done.
+    Each config writes its own ``out/<label>/`` exactly as :func:`run_eval` would.
+
+    Returns:
+        each config's results by its label, in (task, seed) order.
+    """
     if not tasks:
         raise EvalError("no tasks to run")
-    folder = config.out / config.label
-    folder.mkdir(parents=True, exist_ok=True)
-    jobs = [(task, seed) for task in tasks for seed in config.seeds]
-    results: dict[tuple[str, int], EpisodeResult] = {}
-    bar = tqdm(total=len(jobs), desc=f"eval {config.label}", unit="episode", disable=not progress)
+    labels = [config.out / config.label for config in configs]
+    if len(set(labels)) != len(labels):
+        raise EvalError(f"two policies would write the same results folder: {sorted(map(str, labels))}")
+    order = {id(config): [(t.name, s) for t in tasks for s in config.seeds] for config in configs}
+    results: dict[int, dict[tuple[str, int], EpisodeResult]] = {id(config): {} for config in configs}
+    for folder in labels:
+        folder.mkdir(parents=True, exist_ok=True)
+    jobs = [(config, task, seed) for config in configs for task in tasks for seed in config.seeds]
+    jobs.sort(key=lambda job: -job[1].time_limit_s)  # stable: (policy, task, seed) order within a length
+    bar = tqdm(total=len(jobs), desc="eval " + ", ".join(c.label for c in configs), unit="episode",
+               disable=not progress)  # fmt: skip
 
-    def record(result: EpisodeResult) -> None:
-        results[result.task, result.seed] = result
-        done = [results[t.name, s] for t, s in jobs if (t.name, s) in results]
-        write_results(folder / "episodes.jsonl", done)
+    def record(config: EvalConfig, result: EpisodeResult) -> None:
+        done = results[id(config)]
+        done[result.task, result.seed] = result
+        ordered = [done[key] for key in order[id(config)] if key in done]
+        write_results(config.out / config.label / "episodes.jsonl", ordered)
         bar.update()
 
-    if config.workers == 1:
-        worker = _Worker(config)
-        for task, seed in jobs:
-            record(worker.run(task, seed))
+    workers = max(config.workers for config in configs)
+    if workers == 1:
+        serial = {id(config): _Worker(config) for config in configs}
+        for config, task, seed in jobs:
+            record(config, serial[id(config)].run(task, seed))
     else:
-        _run_in_pool(config, jobs, record)
+        _run_in_pool(workers, jobs, record)
     bar.close()
-    return [results[task.name, seed] for task, seed in jobs]
+    return {config.label: [results[id(config)][key] for key in order[id(config)]] for config in configs}
 
 
 def write_results(path: Path, results: Sequence[EpisodeResult]) -> None:

@@ -1,0 +1,49 @@
+"""The demo's evaluate and play stages on a fake game: one shared pool, resuming, tasks played at once."""
+
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+
+from pixelpad.demo import DemoConfig
+from pixelpad.demo.pipeline import evaluate
+from pixelpad.demo.play import record_agent
+from pixelpad.eval import read_results
+
+FAKES = str(Path(__file__).parents[1] / "eval")  # eval_fakes: a dot on a strip that the left stick moves
+
+
+@pytest.fixture
+def dot_tasks(monkeypatch):
+    import dataclasses
+
+    monkeypatch.syspath_prepend(FAKES)  # spawned workers inherit sys.path
+    from eval_fakes import DOT_TASK
+
+    return [DOT_TASK, dataclasses.replace(DOT_TASK, name="dot-right-again")]
+
+
+def test_evaluate_replays_only_the_policies_it_did_not_finish(tmp_path, dot_tasks):
+    config = DemoConfig(eval_seeds=(0, 1), workers=1, env_factory="eval_fakes:make_dot_env")
+    evaluate(["noop", "random"], dot_tasks, tmp_path, config)
+    noop, rand = tmp_path / "noop" / "episodes.jsonl", tmp_path / "random" / "episodes.jsonl"
+    finished = noop.stat().st_mtime_ns
+    rand.write_text(rand.read_text().splitlines()[0] + "\n")  # interrupted after its first episode
+    evaluate(["noop", "random"], dot_tasks, tmp_path, config)
+    assert noop.stat().st_mtime_ns == finished, "a finished policy is not played again"
+    assert len(read_results(rand)) == 4, "an interrupted one is"
+
+
+def test_play_stage_tasks_in_parallel_play_as_they_do_one_by_one(tmp_path, dot_tasks):
+    from pixelpad.policy import Policy, get_preset
+
+    Policy(get_preset("tiny")).save_pretrained(tmp_path / "policy")
+    kwargs = {"env_factory": "eval_fakes:make_dot_env", "execute": 4}
+    alone = record_agent(tmp_path / "policy", dot_tasks, tmp_path / "alone", workers=1, **kwargs)
+    together = record_agent(tmp_path / "policy", dot_tasks, tmp_path / "together", workers=2, **kwargs)
+    assert list(together) == [t.name for t in dot_tasks]
+    for name in together:
+        assert Path(together[name]).stat().st_size > 0
+        tables = [pq.read_table(Path(run[name]).with_name("actions.parquet")) for run in (alone, together)]
+        played = [t.drop_columns(["think_ms", "virtual_time"]) for t in tables]  # wall-clock columns
+        assert played[0].num_rows > 0 and played[0].equals(played[1])
