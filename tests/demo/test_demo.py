@@ -160,3 +160,12 @@ def test_truth_is_taken_at_the_dataset_rate():
     np.testing.assert_array_equal(source_frames(3, 7, 10.0, 30.0, 100), [1, 1, 1, 2, 2, 2, 3])
     np.testing.assert_array_equal(source_frames(5, 4, 30.0, 30.0, 100), [5, 6, 7, 8])
     np.testing.assert_array_equal(source_frames(0, 9, 10.0, 30.0, 2), [0, 0, 0, 1, 1, 1])
+
+
+def test_games_weighted_by_the_frames_they_drew():
+    from pixelpad.demo.pipeline import distinct_frame_weights
+
+    # Neverball plays at 10 fps: its 3,000 dataset frames at 30 fps are 1,000 pictures, each three times
+    weights = distinct_frame_weights({"chromium-bsu": 2000, "neverball": 3000}, {"chromium-bsu": 30.0,
+                                     "neverball": 10.0}, 30.0)  # fmt: skip
+    assert weights == pytest.approx((2000.0, 1000.0))

@@ -47,3 +47,16 @@ def test_play_stage_tasks_in_parallel_play_as_they_do_one_by_one(tmp_path, dot_t
         tables = [pq.read_table(Path(run[name]).with_name("actions.parquet")) for run in (alone, together)]
         played = [t.drop_columns(["think_ms", "virtual_time"]) for t in tables]  # wall-clock columns
         assert played[0].num_rows > 0 and played[0].equals(played[1])
+
+
+def test_recording_in_parallel_keeps_task_and_seed_order(tmp_path, dot_tasks):
+    from pixelpad.demo.record import RecordConfig, record_demonstrations
+
+    # real tasks (their demonstrators cope with any frame) on the fake game: the second task is the longer
+    # one, so it is recorded first and must still be listed second
+    tasks = ("neverball-coin", "chromium-score-100")
+    config = RecordConfig(tasks=tasks, seeds=(0, 1), video_size=(64, 128), skins=("nintendospy",),
+                          env_factory="eval_fakes:make_dot_env", workers=2)  # fmt: skip
+    rows = record_demonstrations(config, tmp_path, progress=False)
+    assert [(r["task"], r["seed"]) for r in rows] == [(t, s) for t in tasks for s in (0, 1)]
+    assert all(Path(r["video"]).stat().st_size > 0 for r in rows)

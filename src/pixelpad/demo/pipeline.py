@@ -102,7 +102,7 @@ def missing(done: Done, *stages: str) -> str | None:
 
 def record_stage(config: DemoConfig) -> Callable[[Path, Done], dict[str, Any]]:
     def run(folder: Path, done: Done) -> dict[str, Any]:
-        from pixelpad.demo.record import RecordConfig, record_demonstrations
+        from pixelpad.demo.record import RecordConfig, RecordError, record_demonstrations
 
         rows = record_demonstrations(
             RecordConfig(
@@ -112,6 +112,8 @@ def record_stage(config: DemoConfig) -> Callable[[Path, Done], dict[str, Any]]:
             ),
             folder / "videos",
         )  # fmt: skip
+        if not any(row["status"] == "success" for row in rows):
+            raise RecordError("no demonstration succeeded: the demonstrators (or the games) are broken here")
         return {"videos": rows, "frames": sum(r["steps"] for r in rows)}
 
     return run
@@ -150,7 +152,7 @@ def extract_stage(config: DemoConfig) -> Callable[[Path, Done], dict[str, Any]]:
 
 def train_policy(
     data: tuple[str, ...], out: Path, config: DemoConfig, *, steps: int, init_from: str | None = None,
-    seed: int = 0,
+    seed: int = 0, data_weights: tuple[float, ...] | None = None,
 ) -> dict[str, Any]:  # fmt: skip
     """Behaviour cloning (or fine-tuning from ``init_from``) of ``config.policy_preset`` on ``data``; resumes
     a run interrupted in ``out``. Returns the run, its policy export and final metrics."""
@@ -158,7 +160,8 @@ def train_policy(
 
     run = out / "run"
     train_config = TrainConfig(
-        data=data, out=str(run), preset=config.policy_preset, init_from=init_from, steps=steps,
+        data=data, data_weights=data_weights, out=str(run), preset=config.policy_preset, init_from=init_from,
+        steps=steps,
         batch_size=config.batch_size, lr=config.lr, warmup_steps=min(config.warmup_steps, steps - 1),
         val_every=config.val_every, val_fraction=config.val_fraction, val_samples=64,
         ckpt_every=max(50, steps // 4), keep_last=1, num_workers=1, seed=seed,
@@ -182,13 +185,31 @@ def final_metrics(run: Path) -> dict[str, float]:
     return {name: value for name, (_, value) in last.items()}
 
 
+def distinct_frame_weights(
+    frames: dict[str, int], game_fps: dict[str, float], fps: float
+) -> tuple[float, ...]:
+    """Each game's sampling weight: its datasets' frames the game really drew (``frames`` by game, in
+    datasets at ``fps``). A game played at 10 fps fills a 30 fps dataset with each frame three times;
+    weighted by size it would get three times the training its distinct pictures are worth, at the
+    expense of the games with the most to learn (by size, Neverball took half of every batch).
+    """
+    return tuple(n * min(1.0, game_fps[game] / fps) for game, n in frames.items())
+
+
 def train_stage(config: DemoConfig) -> Callable[[Path, Done], dict[str, Any]]:
     def run(folder: Path, done: Done) -> dict[str, Any]:
+        from pixelpad.dataset import EpisodeStore
+
         why = missing(done, "extract")
         if why:
             return {"missing": why}
-        data = tuple(done["extract"]["datasets"].values())
-        return train_policy(data, folder, config, steps=config.train_steps, seed=config.seed)
+        datasets = done["extract"]["datasets"]
+        frames = {g: sum(ep["length"] for ep in EpisodeStore(root).episodes) for g, root in datasets.items()}
+        weights = distinct_frame_weights(frames, {t.game: t.fps for t in task_list(config)}, config.fps)
+        return train_policy(
+            tuple(datasets.values()), folder, config, steps=config.train_steps, seed=config.seed,
+            data_weights=weights,
+        )  # fmt: skip
 
     return run
 
