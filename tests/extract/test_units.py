@@ -98,3 +98,14 @@ def test_other_pixel_formats_take_the_slow_path():
     convert = FrameConverter.build((64, 96), (10, 10, 20, 20), (32, 48))
     fast_crop, _ = convert(frame)
     np.testing.assert_array_equal(fast_crop, convert.from_rgb(frame.to_ndarray(format="rgb24"))[0])
+
+
+def test_rest_limits_are_a_pixel_and_a_half_of_each_sticks_travel():
+    from types import SimpleNamespace
+
+    from pixelpad.extract.pipeline import rest_limits
+    from pixelpad.overlay.skin import StickGeometry
+
+    skin = SimpleNamespace(sticks=lambda: {"right": StickGeometry((0, 0, 9, 9), (20.0, 10.0))})
+    np.testing.assert_allclose(rest_limits(skin, 0.3), [[0, 0], [0.25, 0.5]])  # 6 and 3 video pixels
+    np.testing.assert_allclose(rest_limits(skin, 1.5), [[0, 0], [0.05, 0.1]])

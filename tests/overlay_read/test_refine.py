@@ -6,6 +6,7 @@ import pytest
 from pixelpad.actions import INDEX, null_action
 from pixelpad.overlay.refine import (
     RefineConfig,
+    calibrated_rest,
     chunk_keep,
     kept_segments,
     null_mask,
@@ -127,3 +128,33 @@ def test_rest_position_ignores_a_stick_held_far_from_centre():
     xy[70:] = [0.03, -0.02]
     np.testing.assert_allclose(rest_position(xy, 0.08, max_offset=0.25), [0.03, -0.02], atol=1e-6)
     np.testing.assert_allclose(rest_position(xy, 0.08), [-0.7, -0.65], atol=1e-6)
+
+
+def _rest_cloud(rest, n: int = 600, seed: int = 0) -> np.ndarray:
+    """``(n, 2)`` reads: 40 % at ``rest`` (jitter 0.005), 30 % gliding near it, 30 % pushed anywhere."""
+    rng = np.random.default_rng(seed)
+    k, g = int(0.4 * n), int(0.3 * n)
+    at_rest = np.asarray(rest) + rng.normal(0, 0.005, (k, 2))
+    gliding = np.asarray(rest) + rng.uniform(0, 0.2, (g, 2))  # on one side: pulls a plain mean off
+    reads = np.concatenate([at_rest, gliding, rng.uniform(-1, 1, (n - k - g, 2))]).astype(np.float32)
+    return reads[rng.permutation(n)]  # in time order the stick comes and goes
+
+
+def test_rest_position_is_the_mode_not_the_mean_of_its_neighbourhood():
+    centre = rest_position(_rest_cloud((0.0, 0.0)), 0.08, 0.25)
+    assert np.abs(centre).max() < 0.01, centre  # the 3x3-cell mean alone lands ~0.04 off
+
+
+def test_calibrated_rest_removes_only_what_misregistration_explains():
+    reads = _rest_cloud((0.2, -0.15))
+    np.testing.assert_allclose(calibrated_rest(reads, np.array([0.3, 0.3])), [0.2, -0.15], atol=0.01)
+    assert not calibrated_rest(reads, np.array([0.3, 0.1])).any()  # y offset beyond its limit
+    # The densest cluster is a stick held off-centre: no second-best cluster is taken instead.
+    held = np.concatenate([_rest_cloud((0.4, 0.0)), _rest_cloud((0.0, 0.0))[:150]])
+    assert not calibrated_rest(held, np.array([0.3, 0.3])).any()
+    # A stick held in one place through most of a clip, never coming back there: a hold, not rest.
+    once = np.concatenate([np.full((60, 2), 0.1), np.random.default_rng(2).uniform(-1, 1, (40, 2))])
+    assert not calibrated_rest(once.astype(np.float32), np.array([0.3, 0.3])).any()
+    # A stick that never rests: no cluster holds 5 % of the frames.
+    moving = np.random.default_rng(1).uniform(-1, 1, (600, 2)).astype(np.float32)
+    assert not calibrated_rest(moving, np.array([0.5, 0.5])).any()

@@ -47,6 +47,9 @@ log = logging.getLogger(__name__)
 
 Box = tuple[int, int, int, int]
 READERS: tuple[str, ...] = ("auto", "template", "parser")
+# Sprites put on whole pixels (position and size rounded), and localisation's sub-pixel error, can
+# shift a stick's cap by about this many video pixels from where the skin's geometry says it rests.
+MISREGISTRATION_PX = 1.5
 
 
 class ExtractError(PixelpadError):
@@ -133,6 +136,16 @@ def native_affine(affine: np.ndarray, skin_size: tuple[int, int]) -> np.ndarray:
     return out
 
 
+def rest_limits(skin: Any, scale: float, pixels: float = MISREGISTRATION_PX) -> np.ndarray:
+    """``(2, 2)`` (left, right) x (x, y): the stick offsets, in axis units, that ``pixels`` of
+    misregistration make on ``skin`` drawn at ``scale`` video pixels per skin pixel (at most 0.5)."""
+    out = np.zeros((2, 2), np.float32)
+    for side, geometry in skin.sticks().items():
+        span = np.asarray(geometry.range, np.float64) * scale  # video pixels for a full push
+        out[("left", "right").index(side)] = np.minimum(0.5, pixels / np.maximum(span, 1e-6))
+    return out
+
+
 def resample_indices(num_frames: int, source_fps: float, target_fps: float) -> np.ndarray:
     """Source frame index for each output frame at ``target_fps`` (nearest frame in time)."""
     n_out = max(1, int(np.floor(num_frames * target_fps / source_fps + 1e-6)))
@@ -197,7 +210,7 @@ class VideoExtractor:
         details.update(reads.pop("details"))
         if reads["num_frames"] == 0:
             return {"status": FAILED, "reason": "no frame could be decoded", "details": details}
-        return self._finish(task, reads, skin, details)
+        return self._finish(task, reads, skin, details, rest_limits(skin, location.scale))
 
     def _read(self, task: dict[str, Any], info: Any, location: Any, skin: Any) -> dict[str, Any]:
         """One decode pass: both readers' raw reads at the dataset's frame rate, and the frame spool.
@@ -294,8 +307,14 @@ class VideoExtractor:
         images.clear()
 
     def _finish(
-        self, task: dict[str, Any], reads: dict[str, Any], skin: Any, details: dict[str, Any]
+        self,
+        task: dict[str, Any],
+        reads: dict[str, Any],
+        skin: Any,
+        details: dict[str, Any],
+        limits: np.ndarray,
     ) -> dict:
+        """Choose the reader, smooth, refine; ``limits``: the template reads' rest offsets to allow."""
         from pixelpad.overlay.reader_choice import choose
 
         cfg = self.config
@@ -304,15 +323,17 @@ class VideoExtractor:
         raw = smooth(choice.reads, cfg.smooth_window)
         raw[:, ~shown] = np.where(np.isnan(raw[:, ~shown]), np.nan, 0.0)  # absent controls: not pressed
         # Template reads are in the skin's own stick geometry already: the skin says where the cap
-        # rests and where full deflection puts it. Centring and 99th-percentile scaling could only
-        # distort them: a player who never pushes a stick to the rim in a clip would have every push
-        # blown up (benchmarks/extract.py prints the R² with and without; 0.35 vs 0.90 when measured
-        # on 50 two-second clips, and centring alone changed nothing). The parser's reads get both.
+        # rests and where full deflection puts it. 99th-percentile scaling could only distort them: a
+        # player who never pushes a stick to the rim in a clip would have every push blown up
+        # (benchmarks/extract.py prints the R² with and without; 0.35 vs 0.90 when measured on 50
+        # two-second clips). Their rest offset is removed only up to what a pixel and a half of
+        # misregistration explains (calibrated_rest). The parser's reads get the paper's centring and
+        # scaling.
         calibrated = choice.reader in ("template", "blend")
         refine_config = cfg.refine
         if calibrated:
-            refine_config = dataclasses.replace(refine_config, centre_sticks=False, scale_sticks=False)
-        refined = refine(raw, refine_config)
+            refine_config = dataclasses.replace(refine_config, scale_sticks=False)
+        refined = refine(raw, refine_config, limits if calibrated else None)
         details.update({
             "reader": choice.reader, **{k: round(v, 4) for k, v in choice.scores.items()},
             "density": round(refined.density, 4), "centre": refined.centre.round(4).tolist(),

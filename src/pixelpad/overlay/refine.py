@@ -114,16 +114,57 @@ def rest_position(xy: np.ndarray, radius: float, max_offset: float = np.inf) -> 
     cells = np.floor(pts / (2 * radius)).astype(np.int64)
     keys, counts = np.unique(cells, axis=0, return_counts=True)
     densest = keys[np.argmax(counts)]
-    # Average over the 3x3 neighbourhood of the densest cell so a rest point on a cell edge is whole.
-    near = (np.abs(cells - densest) <= 1).all(axis=1)
-    return pts[near].mean(axis=0).astype(np.float32)
+    # Average over the 3x3 neighbourhood of the densest cell so a rest point on a cell edge is whole,
+    # then move to the median of the readings within ``radius`` until it settles (a flat-kernel mode
+    # search): the neighbourhood is six radii wide, and a stick gliding back to rest passes through it.
+    centre = pts[(np.abs(cells - densest) <= 1).all(axis=1)].mean(axis=0)
+    for _ in range(4):
+        close = (np.abs(pts - centre) <= radius).all(axis=1)
+        if not close.any():
+            break
+        centre = np.median(pts[close], axis=0)
+    return centre.astype(np.float32)
 
 
-def normalise_sticks(raw: np.ndarray, config: RefineConfig = RefineConfig()) -> tuple[np.ndarray, ...]:
+def calibrated_rest(
+    xy: np.ndarray,
+    limit: np.ndarray,
+    radius: float = 0.04,
+    window: float = 0.5,
+    min_share: float = 0.05,
+    min_visits: int = 2,
+) -> np.ndarray:
+    """The rest offset of a reader calibrated to the skin's geometry (the template reader): ``(2,)``.
+
+    Such a reader's sticks are right up to a misregistration of a pixel or so (a renderer that puts
+    each sprite on whole pixels, an affine off by a fraction of a pixel), which on a small overlay is
+    a large share of the stick's range (a third of it at a 3-pixel range). The rest position shows
+    it: a tight cluster of reads. It is trusted only when it is the densest cluster within
+    ``window`` of (0, 0), holds ``min_share`` of the readable frames, lies within ``limit`` (per
+    axis: what a pixel of misregistration can explain), and the stick comes back to it: at least
+    ``min_visits`` separate stays (``xy`` is in time order). Else ``(0, 0)``: a stick held still
+    off-centre through most of a clip is a player's choice, not an offset to remove.
+    """
+    centre = rest_position(xy, radius, window)
+    finite = np.isfinite(xy).all(axis=1)
+    inside = (np.abs(xy[finite] - centre) <= radius).all(axis=1)
+    share = float(inside.mean()) if len(inside) else 0.0
+    visits = int(inside[0]) + int((inside[1:] & ~inside[:-1]).sum()) if len(inside) else 0
+    if share < min_share or visits < min_visits or (np.abs(centre) > np.asarray(limit)).any():
+        return np.zeros(2, dtype=np.float32)
+    return centre
+
+
+def normalise_sticks(
+    raw: np.ndarray, config: RefineConfig = RefineConfig(), rest_limits: np.ndarray | None = None
+) -> tuple[np.ndarray, ...]:
     """Centre each stick at rest and scale each axis by its percentile of |value|.
 
     Args:
         raw: ``(N, 21)`` reads; stick columns may hold NaN for unreadable frames.
+        rest_limits: ``(2, 2)`` for a calibrated reader's reads (left, right) x (x, y): the largest
+            rest offset to remove, see :func:`calibrated_rest` (whose own radius and window apply);
+            None: :func:`rest_position` within ``config.max_centre_offset``.
 
     Returns:
         ``(actions, centre, scale)``: ``(N, 21)`` with sticks centred, scaled, clipped to [-1, 1]
@@ -134,7 +175,9 @@ def normalise_sticks(raw: np.ndarray, config: RefineConfig = RefineConfig()) -> 
     scale = np.ones((2, 2), dtype=np.float32)
     for s, cols in enumerate(STICK_PAIRS):
         xy = arr[:, list(cols)]
-        if config.centre_sticks:
+        if config.centre_sticks and rest_limits is not None:
+            centre[s] = calibrated_rest(xy, rest_limits[s])
+        elif config.centre_sticks:
             centre[s] = rest_position(xy, config.rest_radius, config.max_centre_offset)
         centred = xy - centre[s]
         for a in range(2 if config.scale_sticks else 0):
@@ -199,14 +242,17 @@ def action_density(null: np.ndarray) -> float:
     return float((~null).mean()) if len(null) else 0.0
 
 
-def refine(raw: np.ndarray, config: RefineConfig = RefineConfig()) -> Refined:
+def refine(
+    raw: np.ndarray, config: RefineConfig = RefineConfig(), rest_limits: np.ndarray | None = None
+) -> Refined:
     """Refine one video's raw reads into valid actions, null mask, kept segments and density.
 
     Args:
         raw: ``(N, 21)`` per-frame reads: buttons as 0/1 (or probabilities, thresholded at 0.5),
             sticks in the reader's units; a row of NaN (or NaN sticks) marks an unreadable frame.
+        rest_limits: for a calibrated reader, see :func:`normalise_sticks`.
     """
-    arr, centre, scale = normalise_sticks(raw, config)
+    arr, centre, scale = normalise_sticks(raw, config, rest_limits)
     null = null_mask(arr, config.dead_zone)
     clean = np.nan_to_num(arr)
     clean[:, BUTTON_SLICE] = (clean[:, BUTTON_SLICE] > 0.5).astype(np.float32)
