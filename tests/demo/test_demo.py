@@ -169,3 +169,15 @@ def test_games_weighted_by_the_frames_they_drew():
     weights = distinct_frame_weights({"chromium-bsu": 2000, "neverball": 3000}, {"chromium-bsu": 30.0,
                                      "neverball": 10.0}, 30.0)  # fmt: skip
     assert weights == pytest.approx((2000.0, 1000.0))
+
+
+def test_stage_times_with_the_load_they_ran_under(tmp_path):
+    from pixelpad.demo.report import _timing_section
+
+    run_stages(tmp_path, [Stage("a", lambda f, d: {}), Stage("b", lambda f, d: {})], echo=lambda _: None)
+    marker = json.loads((tmp_path / "02-b" / "stage.json").read_text())
+    assert len(marker["load_avg"]) == 3 and marker["cpus"] >= 1 and marker["seconds"] >= 0
+    lines = _timing_section(tmp_path, ["a", "b", "report"])  # the report stage has not finished yet
+    assert lines[0] == "## Stage times\n"
+    firsts = [line.split(" | ")[0] for line in lines if line.startswith("| ")]
+    assert firsts == ["| stage", "| a", "| b", "| **total**"]

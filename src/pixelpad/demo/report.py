@@ -59,6 +59,7 @@ def write_report(root: Path, config: Any, done: dict[str, dict[str, Any]]) -> Pa
     lines += _train_section(root, done["train"])
     lines += _eval_section(root, done["evaluate"])
     lines += _play_section(root, done["play"])
+    lines += _timing_section(root, list(done))
     lines += ["## Configuration\n", "```", *_config_lines(config), "```", ""]
     path = root / "REPORT.md"
     path.write_text("\n".join(lines) + "\n")
@@ -149,6 +150,27 @@ def _eval_section(root: Path, evaluation: dict[str, Any]) -> list[str]:
         lines += [f"| {t} | {s} | {a} | {m} |" for t, s, a, m in goal_rows(summary, label)]
         lines.append("")
     return lines
+
+
+def _timing_section(root: Path, stages: list[str]) -> list[str]:
+    """How long each finished stage took, with the load the machine was under when it ended."""
+    from pixelpad.demo.stages import read_timing
+
+    rows, total = [], 0.0
+    for number, name in enumerate(stages, 1):
+        timing = read_timing(root / f"{number:02d}-{name}")
+        if timing is None:
+            continue
+        total += timing["seconds"]
+        load = " / ".join(f"{x:.1f}" for x in timing.get("load_avg", ())) or "n/a"
+        rows.append(f"| {name} | {timing['seconds']:.0f} | {load} |")
+    if not rows:
+        return []
+    cpus = os.cpu_count()
+    return ["## Stage times\n", f"Wall-clock seconds of each stage (a cached stage keeps the time of the run "
+            f"that made it) and the load average (1 / 5 / 15 min) when it ended, on {cpus} cores.\n",
+            "| stage | seconds | load average |", "|---|---|---|", *rows, f"| **total** | {total:.0f} | |",
+            ""]  # fmt: skip
 
 
 def _play_section(root: Path, play: dict[str, Any]) -> list[str]:

@@ -33,6 +33,15 @@ class Stage:
     description: str = ""
 
 
+def read_timing(folder: Path) -> dict[str, Any] | None:
+    """``seconds``, ``load_avg`` and ``cpus`` of a finished stage (the last two absent in old markers)."""
+    marker = folder / MARKER
+    if not marker.is_file():
+        return None
+    data = json.loads(marker.read_text())
+    return {k: data[k] for k in ("seconds", "load_avg", "cpus") if k in data}
+
+
 def read_marker(folder: Path) -> dict[str, Any] | None:
     """The summary a finished stage left in ``folder``, or None if it has not finished."""
     marker = folder / MARKER
@@ -42,9 +51,13 @@ def read_marker(folder: Path) -> dict[str, Any] | None:
 
 
 def write_marker(folder: Path, summary: dict[str, Any], seconds: float) -> None:
+    """The stage's summary, how long it took, and the machine's load average as it ended (1, 5 and 15
+    minutes, and the cores there are): on a shared machine a time means little without them."""
     folder.mkdir(parents=True, exist_ok=True)
     tmp = folder / f".{MARKER}.tmp"
-    tmp.write_text(json.dumps({"summary": summary, "seconds": round(seconds, 1)}, indent=2) + "\n")
+    marker = {"summary": summary, "seconds": round(seconds, 1),
+              "load_avg": [round(x, 2) for x in os.getloadavg()], "cpus": os.cpu_count()}  # fmt: skip
+    tmp.write_text(json.dumps(marker, indent=2) + "\n")
     os.replace(tmp, folder / MARKER)
 
 
