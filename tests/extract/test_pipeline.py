@@ -125,3 +125,13 @@ def test_auto_mode_distrusts_an_untrained_parser(skin_dirs, video_batch, tmp_pat
     assert result["details"]["parser_confidence"] < 0.8 or result["details"]["agreement"] < 0.97
     acc, _ = _scores(np.load(Path(result["spool"]) / "actions.npy"), GroundTruth.load(video_batch["pc360"]))
     assert acc >= 0.98
+
+
+def test_long_videos_are_located_on_key_frames_only(extractor, video_batch, monkeypatch):
+    import pixelpad.overlay.locate as locate_module
+
+    seen = []
+    monkeypatch.setattr(locate_module, "locate", lambda path, bank, config: seen.append(config))
+    result = extractor(make_task(video_batch["pc360"]))
+    assert result["status"] == "no_overlay"  # what the stand-in found
+    assert seen[0].keyframes_above == extractor.config.locate_keyframes_above == 720
