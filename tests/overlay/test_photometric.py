@@ -11,6 +11,7 @@ from pixelpad.overlay.footage import procedural_footage
 from pixelpad.overlay.photometric import (
     ColourwayConfig,
     ColourwayError,
+    align,
     choose_template,
     colourway_residuals,
     premultiplied_warp,
@@ -113,3 +114,25 @@ def test_premultiplied_warp_keeps_area_and_places_the_centre_where_the_affine_sa
 def test_config_opacities_span_the_range():
     config = ColourwayConfig(min_opacity=0.4, max_opacity=1.0, opacity_steps=4)
     assert config.opacities.tolist() == pytest.approx([0.4, 0.6, 0.8, 1.0])
+
+
+def test_align_moves_a_transform_that_is_off_by_pixels_back_onto_the_overlay(siblings):
+    footage = procedural_footage(10, (240, 320), seed=6)
+    template = 1
+    placement = Placement("bl", 1.0, 0.7)
+    frames, box = composite_frames(footage, siblings.templates[template].skin, np.zeros((10, 21)), placement)
+    mean = np.stack(list(frames)).astype(np.float32).mean(axis=0)
+    truth = true_affine(siblings, template, placement, box, 320)
+    images = [
+        siblings.templates[int(t)].image
+        for t in np.flatnonzero(siblings.layout_of == siblings.layout_of[template])
+    ]
+    off = truth.copy()
+    off[:, 2] += (1.8, -1.3)
+    aligned = align(images, off, mean)
+    assert np.abs(aligned[:, 2] - truth[:, 2]).max() < 0.5, aligned[:, 2] - truth[:, 2]
+    assert np.array_equal(aligned[:, :2], off[:, :2])
+    far = truth.copy()
+    far[:, 2] += (9.0, 0.0)  # beyond max_shift: not believed
+    assert np.array_equal(align(images, far, mean, ColourwayConfig(max_shift=3.0)), far)
+    assert np.array_equal(align(images, off, mean, ColourwayConfig(max_shift=0.0)), off)
