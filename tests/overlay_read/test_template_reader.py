@@ -117,3 +117,11 @@ def test_a_crop_holding_the_source_box_warps_like_the_whole_frame(affine):
     assert np.abs(reader.warp(crop, (x0, y0)) - whole).max() <= 1  # OpenCV's fixed-point rounding
     smaller = frame[y0 + 3 : y + h, x0 + 3 : x + w]  # a crop that misses some of it does not
     assert np.abs(reader.warp(smaller, (x0 + 3, y0 + 3)) - whole).max() > 50
+
+
+def test_big_overlays_are_read_at_the_capped_working_size():
+    skin = _skin("nintendospy/gamecube-default")
+    big = TemplateReader(skin, np.array([[2.0, 0, 0], [0, 2.0, 0]]))
+    assert max(big.size) <= big.config.max_side + 1 < max(skin.size) * 2
+    small = TemplateReader(skin, np.array([[0.1, 0, 0], [0, 0.1, 0]]))
+    assert abs(max(small.size) - 0.1 * max(skin.size)) <= 2  # smaller ones at their own size
