@@ -10,6 +10,7 @@ on a subset. Template features and game recordings are kept in ``--cache`` betwe
 
     python benchmarks/locate.py                 # default: 100 + 20 videos at 480x272 (long)
     python benchmarks/locate.py --videos 20 --negatives 10 --ablation 0    # a quick look
+    python benchmarks/locate.py --only 8,32,52,105 --ablation 0            # rerun failures of a full run
 """
 
 from __future__ import annotations
@@ -100,6 +101,46 @@ def pixel_twins(skins, samples: int = 12, seed: int = 0) -> dict[str, str]:
     return twins
 
 
+def parse_only(text: str | None) -> set[int] | None:
+    """``"3,7,10-12"`` -> {3, 7, 10, 11, 12}; None -> None (every video)."""
+    if not text:
+        return None
+    out: set[int] = set()
+    for part in text.split(","):
+        lo, _, hi = part.strip().partition("-")
+        out.update(range(int(lo), int(hi or lo) + 1))
+    return out
+
+
+def make_cases(args, clips, real, procedural, work: Path) -> list[tuple[int, Path, object]]:
+    """``(video number, path, ground truth or None)`` for the videos ``args.only`` names (default all).
+
+    Every video's placement is drawn whether or not it is made, so video ``i`` is the same video in a
+    run of any subset: a failure of the full run can be rerun alone.
+    """
+    rng = np.random.default_rng(args.seed)
+    only = parse_only(args.only)
+    cases = []
+    for i in range(args.videos + args.negatives):
+        clip = clips[i % len(clips)]
+        start = int(rng.integers(0, len(clip) - args.frames + 1))
+        footage = clip[start : start + args.frames]
+        path = work / f"video{i:03d}.mp4"
+        bitrate = float(rng.uniform(1e6, 6e6))
+        truth = None
+        if i < args.videos:
+            pool = real if i % 2 == 0 else procedural
+            skin = pool[int(rng.integers(len(pool)))]
+            placement = Placement(CORNERS[i % 4], float(rng.uniform(0.5, 1.5)), float(rng.uniform(0.5, 1.0)))
+            if only is None or i in only:
+                truth = synthesize_video(footage, skin, path, placement=placement, bitrate=bitrate, seed=i)
+        elif only is None or i in only:
+            write_video(path, footage, 30, bitrate=int(bitrate), gop=60, fixed_gop=True)
+        if only is None or i in only:
+            cases.append((i, path, truth))
+    return cases
+
+
 def accepted(found, cfg: LocateConfig) -> bool:
     return found is not None and accepts(found, cfg)
 
@@ -128,6 +169,7 @@ def main() -> None:
     ap.add_argument("--frames", type=int, default=90, help="frames per video")
     ap.add_argument("--ablation", type=int, default=10, help="videos on which SIFT/XFeat alone are measured")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--only", help="run only these video numbers, e.g. 3,7,10-12 (negatives follow --videos)")
     ap.add_argument(
         "--cache",
         type=Path,
@@ -139,7 +181,6 @@ def main() -> None:
     cache = None if args.no_cache else args.cache
     logging.basicConfig(level=logging.WARNING)
     torch.set_num_threads(1)
-    rng = np.random.default_rng(args.seed)
     size = (args.height, args.width)
 
     real = load_skins([default_skins_dir()])
@@ -159,41 +200,28 @@ def main() -> None:
 
     clips = footage_clips(size, 3 * args.frames, args.seed, cache / "footage" if cache else None)
     work = Path(tempfile.mkdtemp(prefix="pixelpad-bench-locate-"))
-    cases = []
-    for i in range(args.videos + args.negatives):
-        clip = clips[i % len(clips)]
-        start = int(rng.integers(0, len(clip) - args.frames + 1))
-        footage = clip[start : start + args.frames]
-        path = work / f"video{i:03d}.mp4"
-        bitrate = float(rng.uniform(1e6, 6e6))
-        if i < args.videos:
-            pool = real if i % 2 == 0 else procedural
-            skin = pool[int(rng.integers(len(pool)))]
-            placement = Placement(CORNERS[i % 4], float(rng.uniform(0.5, 1.5)), float(rng.uniform(0.5, 1.0)))
-            truth = synthesize_video(footage, skin, path, placement=placement, bitrate=bitrate, seed=i)
-            cases.append((path, truth))
-        else:
-            write_video(path, footage, 30, bitrate=int(bitrate), gop=60, fixed_gop=True)
-            cases.append((path, None))
-    print(f"videos: {args.videos} with overlays, {args.negatives} without, {args.width}x{args.height}, "
+    cases = make_cases(args, clips, real, procedural, work)
+    print(f"videos: {sum(t is not None for _, _, t in cases)} with overlays, "
+          f"{sum(t is None for _, _, t in cases)} without, {args.width}x{args.height}, "
           f"{args.frames} frames each, in {work}")  # fmt: skip
 
     # Decide acceptance after, so one run also gives the distributions the thresholds are set from.
     base = replace(LocateConfig(), min_inliers=0, min_distinct=0, min_evidence=0.0)
     cfg = LocateConfig()
-    rows, kept = [], []
-    for path, truth in tqdm(cases, desc="locate"):
+    rows, kept, sampled = [], [], []
+    for number, path, truth in tqdm(cases, desc="locate"):
         t0 = time.perf_counter()
         frames, _ = sample_for_locate(path, base)
         t1 = time.perf_counter()
-        feats = frame_features(frames, bank, base)
-        found = locate_frames(frames, bank, base, feats)
+        found = locate_frames(frames, bank, base)
         t2 = time.perf_counter()
-        rows.append((truth, found, t1 - t0, t2 - t0))
+        rows.append((truth, found, t1 - t0, t2 - t0, number))
+        sampled.append(len(frames))
         if truth is not None and len(kept) < args.ablation:
-            kept.append((truth, frames, feats))
+            kept.append((truth, frames, frame_features(frames, bank, base)))
 
     pos = [(t, f) for t, f, *_ in rows if t is not None]
+    numbers = [r[4] for r in rows if r[0] is not None]
     neg = [f for t, f, *_ in rows if t is None]
     cats = [category(t, f, cfg) for t, f in pos]
     good = [c == "ok" for c in cats]
@@ -216,19 +244,20 @@ def main() -> None:
     print(f"right skin: {np.mean(right):.1%}; right layout: "
           f"{np.mean([f is not None and f.layout == t.layout for t, f in pos]):.1%}; "
           f"accepted: {np.mean([accepted(f, cfg) for _, f in pos]):.1%}")  # fmt: skip
-    print(f"box IoU: mean {np.mean(ious):.3f}, median {np.median(ious):.3f}, min {np.min(ious):.3f}")
+    print(f"box IoU: mean {np.mean(ious):.3f}, median {np.median(ious):.3f}, min {min(ious, default=0):.3f}")
     print(f"false accepts on overlay-free videos: {false_accepts} of {len(neg)}")
+    early = np.mean([f is not None and f.searched < n for (_, f, *_), n in zip(rows, sampled, strict=True)])
     print(
         f"seconds per video: {total:.2f}; decoding its sampled frames: {decode:.2f}; "
-        f"ratio {total / decode:.1f}"
+        f"ratio {total / decode:.1f}; answered from a first look at {base.early_frames} frames: {early:.0%}"
     )
     print("\n== failures by cause (placement of each: opacity, scale, Mbit/s)")
     for cause in sorted(set(cats) - {"ok"}):
-        which = [(t, f) for (t, f), c in zip(pos, cats, strict=True) if c == cause]
-        print(f"{cause:16s}: {len(which)}")
-        for t, f in which:
+        which = [(n, t, f) for n, (t, f), c in zip(numbers, pos, cats, strict=True) if c == cause]
+        print(f"{cause:16s}: {len(which)} (videos {','.join(str(n) for n, _, _ in which)})")
+        for n, t, f in which:
             p = t.placement
-            print(f"    {t.skin} op {p.opacity:.2f} scale {p.scale:.2f} {t.bitrate / 1e6:.1f} Mbit/s; "
+            print(f"    {n:3d} {t.skin} op {p.opacity:.2f} scale {p.scale:.2f} {t.bitrate / 1e6:.1f} Mbit/s; "
                   f"found {f.skin if f else None} distinct {f.distinct if f else 0} "
                   f"agreement {f.agreement if f else 0:.2f}")  # fmt: skip
 
@@ -254,7 +283,7 @@ def main() -> None:
     for kinds in (("sift",), ("xfeat",), ("sift", "xfeat")):
         ok, support = [], []
         for truth, frames, feats in kept:
-            f = locate_frames(frames, bank, replace(base, kinds=kinds), feats)
+            f = locate_frames(frames, bank, replace(base, kinds=kinds, early_frames=0), feats)
             ok.append(category(truth, f, cfg) == "ok")
             support.append(f.distinct if f is not None and f.skin == truth.skin else 0)
         name = "+".join(kinds)

@@ -8,7 +8,7 @@ import sys
 
 import numpy as np
 
-from pixelpad.overlay.bank import TemplateBank
+from pixelpad.overlay.bank import BACKGROUNDS, TemplateBank
 from pixelpad.overlay.features import Features
 from pixelpad.overlay.guided import _close_pairs, guided_matches
 from pixelpad.overlay.procedural import procedural_skins
@@ -49,14 +49,14 @@ def test_bank_cache_is_reused_and_keyed_by_the_templates(tmp_path):
     skins = procedural_skins(3, seed=11)
     fresh = TemplateBank(skins, ("sift",), progress=False)
     first = TemplateBank(skins, ("sift",), progress=False, cache_dir=tmp_path)
-    files = list(tmp_path.glob("*.npz"))
-    assert len(files) == 1
+    files = sorted(tmp_path.glob("*.npz"), key=lambda f: f.stat().st_mtime)
+    assert len(files) == len(BACKGROUNDS["sift"])  # one file per background: each part cached alone
     cached = TemplateBank(skins, ("sift",), progress=False, cache_dir=tmp_path)
     for bank in (first, cached):
         np.testing.assert_array_equal(bank.indexes["sift"].descriptors, fresh.indexes["sift"].descriptors)
         np.testing.assert_array_equal(bank.indexes["sift"].template, fresh.indexes["sift"].template)
-    TemplateBank(skins[:2], ("sift",), progress=False, cache_dir=tmp_path)  # other skins: other file
-    assert len(list(tmp_path.glob("*.npz"))) == 2
+    TemplateBank(skins[:2], ("sift",), progress=False, cache_dir=tmp_path)  # other skins: other files
+    assert len(list(tmp_path.glob("*.npz"))) == 2 * len(BACKGROUNDS["sift"])
     files[0].write_bytes(b"torn")  # an unreadable cache is rebuilt, not trusted
     again = TemplateBank(skins, ("sift",), progress=False, cache_dir=tmp_path)
     np.testing.assert_array_equal(again.indexes["sift"].descriptors, fresh.indexes["sift"].descriptors)

@@ -8,7 +8,16 @@ import pytest
 from pixelpad.overlay.composite import Placement, blend, place
 from pixelpad.overlay.features import Features
 from pixelpad.overlay.images import save_png
-from pixelpad.overlay.locate import LocateConfig, locate, match_frame
+from pixelpad.overlay.locate import (
+    LocateConfig,
+    _first_fits,
+    _Matches,
+    _template_of,
+    locate,
+    locate_frames,
+    match_frame,
+    sample_for_locate,
+)
 from pixelpad.overlay.synth import synthesize_video
 from pixelpad.video import VideoError, write_video
 
@@ -113,7 +122,10 @@ def test_same_template_ratio_test_matches_a_plain_loop(bank):
             if any(index.template[idx[i, jj]] == template for jj in range(j)):
                 continue  # not the nearest of its template
             later = [
-                dist[i, jj] for jj in range(j + 1, idx.shape[1]) if index.template[idx[i, jj]] == template
+                dist[i, jj]
+                for jj in range(j + 1, idx.shape[1])
+                if index.template[idx[i, jj]] == template
+                and np.linalg.norm(index.keypoints[idx[i, jj]] - index.keypoints[idx[i, j]]) > cfg.ratio_apart
             ]
             second = later[0] if later else dist[i, -1]
             if dist[i, j] < cfg.ratio * second:
@@ -123,3 +135,44 @@ def test_same_template_ratio_test_matches_a_plain_loop(bank):
         expected |= {(i, kp, lay) for lay, (_, kp) in best.items()}
     assert set(zip(q.tolist(), t.tolist(), layout.tolist(), strict=True)) == expected
     assert len(expected) >= 30  # most noisy copies of template descriptors find their template
+
+
+def test_a_static_spot_matched_in_every_frame_does_not_outvote_the_overlay(bank):
+    """25 frames match one static game spot to the same 8 template keypoints, while each finds 2 of the
+    overlay's 12: pooled, the spot's 200 matches make a degenerate (scale ~0) fit the best RANSAC
+    consensus; counted once each, the overlay's 12 win."""
+    rng = np.random.default_rng(4)
+    layout = 0
+    th, tw = _template_of(bank, layout).size
+    affine = np.array([[0.5, 0.0, 60.0], [0.0, 0.5, 40.0]])
+    overlay = rng.uniform([0, 0], [tw, th], (12, 2))
+    spot = rng.uniform([0, 0], [tw, th], (8, 2))
+    frame, template = [], []
+    for _ in range(25):
+        seen = rng.choice(12, 2, replace=False)  # a frame finds a few of the overlay's keypoints
+        frame += [
+            overlay[seen] @ affine[:, :2].T + affine[:, 2] + rng.normal(0, 0.3, (2, 2)),
+            np.full((8, 2), 400.0),
+        ]
+        template += [overlay[seen], spot]
+    pooled = {
+        layout: _Matches([f.astype(np.float32) for f in frame], [t.astype(np.float32) for t in template])
+    }
+    for dedupe, found in ((False, False), (True, True)):
+        fits = _first_fits(bank, pooled, (272, 480), LocateConfig(dedupe=dedupe))
+        assert (layout in fits and np.abs(fits[layout][0] - affine).max() < 1.0) == found
+
+
+@pytest.mark.slow
+def test_a_decisive_first_look_ends_the_search(tmp_path, bank, real_skins, game_clip):
+    """A clear overlay is found on the first look's frames alone, with the answer a full search gives;
+    a first look that is never decisive leaves the search to all frames."""
+    skin = next(s for s in real_skins if s.name == "nintendospy/gamecube-default/red")
+    truth = synthesize_video(game_clip, skin, tmp_path / "v.mp4", placement=Placement("tl", 1.2), seed=2)
+    frames, _ = sample_for_locate(tmp_path / "v.mp4", LocateConfig())
+    quick = locate_frames(frames, bank, LocateConfig(early_frames=8))
+    full = locate_frames(frames, bank, LocateConfig(early_frames=8, early_evidence=np.inf))
+    assert quick is not None and full is not None
+    assert quick.searched == 8 < len(frames) == full.searched
+    assert quick.skin == full.skin == skin.name
+    assert iou(quick.box, truth.box) >= 0.9 and iou(full.box, truth.box) >= 0.9

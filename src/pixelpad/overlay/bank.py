@@ -12,6 +12,13 @@ at several template scales (:data:`SCALES`) and mapped back to canonical coordin
 scale invariant, and a small overlay no longer shows the fine details SIFT's strongest keypoints of
 a full-size template sit on.
 
+A see-through overlay looks different over a bright game than over mid-grey: its thin light
+outlines, white on grey in the template, read as grey lines on a white sky, and SIFT's descriptors
+flip with the contrast (measured on real input-overlay skins over bright footage: 0-4 correct
+SIFT matches from the grey template, 41-94 from one over :data:`LIGHT`). So the SIFT features of
+every template with see-through parts are extracted once more over a light background
+(:data:`BACKGROUNDS`); both sets index the same template.
+
 Extracting the templates' features takes a while (minutes for 300 templates on a busy machine), so a
 bank can keep them in ``cache_dir``: one ``.npz`` per feature kind, named by a hash of everything the
 features depend on (the templates' pixels, the extractor settings), so a changed skin or setting
@@ -44,6 +51,11 @@ TEMPLATE_SIZE = 320  # longer side of a canonical template, pixels
 # vanish there, so coarser copies add the keypoints a small overlay still shows.
 SCALES = {"sift": (1.0, 0.5, 0.25), "xfeat": (1.0, 0.5, 0.25)}
 GREY = 128
+LIGHT = 215  # the second background of see-through templates (bright skies, snow, menus)
+# Backgrounds templates are drawn over, per feature kind. XFeat's learned descriptors gained little
+# over LIGHT in the same measurement (and some videos lost matches), so it keeps grey only.
+BACKGROUNDS = {"sift": (GREY, LIGHT), "xfeat": (GREY,)}
+SEE_THROUGH = 0.05  # share of a template's pixels with alpha < 250 above which it gets LIGHT features
 TEMPLATE_KEYPOINTS = 300  # per template and scale: enough for a few hundred inliers, a small index
 FRAME_KEYPOINTS = 1000  # per sampled frame: the overlay is a small part of it
 CACHE_VERSION = 1  # bump when the way template features are made changes
@@ -67,10 +79,15 @@ def make_template(skin: Skin) -> Template:
     return Template(skin, resize_skin(skin, factor).released(), factor)
 
 
-def on_grey(rgba: np.ndarray) -> np.ndarray:
-    """RGBA (h, w, 4) composited over mid-grey: RGB (h, w, 3) uint8."""
+def on_grey(rgba: np.ndarray, background: int = GREY) -> np.ndarray:
+    """RGBA (h, w, 4) composited over a flat ``background`` (mid-grey by default): RGB (h, w, 3) uint8."""
     alpha = rgba[..., 3:4].astype(np.float32) / 255
-    return (rgba[..., :3] * alpha + GREY * (1 - alpha) + 0.5).astype(np.uint8)
+    return (rgba[..., :3] * alpha + background * (1 - alpha) + 0.5).astype(np.uint8)
+
+
+def see_through(rgba: np.ndarray) -> bool:
+    """Whether a template has enough see-through pixels that the game behind changes how it looks."""
+    return bool((rgba[..., 3] < 250).mean() > SEE_THROUGH)
 
 
 @dataclass
@@ -131,15 +148,15 @@ class TemplateBank:
         self._template_extractors = {kind: extractor(kind, TEMPLATE_KEYPOINTS) for kind in self.kinds}
         self.indexes = {kind: self._cached_index(kind, progress, cache_dir) for kind in self.kinds}
 
-    def _key(self, kind: str) -> str:
-        """Hash of everything the ``kind`` features of the templates depend on."""
+    def _key(self, kind: str, background: int) -> str:
+        """Hash of everything the ``kind`` features of the templates over ``background`` depend on."""
         settings = (
             CACHE_VERSION,
             kind,
             TEMPLATE_SIZE,
             TEMPLATE_KEYPOINTS,
             SCALES[kind],
-            GREY,
+            background,
             cv2.__version__,
         )
         digest = hashlib.sha256(repr(settings).encode())
@@ -149,32 +166,49 @@ class TemplateBank:
         return digest.hexdigest()[:24]
 
     def _cached_index(self, kind: str, progress: bool, cache_dir: str | os.PathLike[str] | None) -> Index:
+        """The ``kind`` index over every background's features, each part read from the cache if there."""
+        parts = [self._cached_part(kind, background, progress, cache_dir) for background in BACKGROUNDS[kind]]
+        index = Index(kind, *(np.concatenate([part[i] for part in parts]) for i in range(3)))
+        index.build()
+        log.info(
+            "%s index: %d descriptors over %d templates", kind, len(index.descriptors), len(self.templates)
+        )
+        return index
+
+    def _cached_part(
+        self, kind: str, background: int, progress: bool, cache_dir: str | os.PathLike[str] | None
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         if cache_dir is None:
-            return self._index(kind, progress)
-        path = Path(cache_dir) / f"{kind}-{len(self.templates)}-{self._key(kind)}.npz"
+            return self._part(kind, background, progress)
+        path = Path(cache_dir) / f"{kind}-{len(self.templates)}-{self._key(kind, background)}.npz"
         if path.is_file():
             try:
                 with np.load(path) as data:
-                    index = Index(kind, data["descriptors"], data["keypoints"], data["template"])
-                index.build()
-                log.info("%s index: %d descriptors read from %s", kind, len(index.descriptors), path)
-                return index
+                    part = data["descriptors"], data["keypoints"], data["template"]
+                log.info("%s features over %d: %d read from %s", kind, background, len(part[0]), path)
+                return part
             except (OSError, KeyError, ValueError, zipfile.BadZipFile) as err:
                 log.warning("%s: unreadable bank cache (%s); extracting the features again", path, err)
-        index = self._index(kind, progress)
+        part = self._part(kind, background, progress)
         path.parent.mkdir(parents=True, exist_ok=True)
         partial = path.with_suffix(f".{os.getpid()}.tmp.npz")  # written whole, then renamed: no torn reads
-        np.savez(partial, descriptors=index.descriptors, keypoints=index.keypoints, template=index.template)
+        np.savez(partial, descriptors=part[0], keypoints=part[1], template=part[2])
         partial.replace(path)
-        return index
+        return part
 
-    def _index(self, kind: str, progress: bool) -> Index:
+    def _part(self, kind: str, background: int, progress: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Features of the templates over ``background`` (all of them over grey, the see-through ones over
+        the others): ``descriptors (m, D)``, canonical ``keypoints (m, 2)``, ``template (m,)`` ids."""
         extract = self._template_extractors[kind]
-        descriptors, keypoints, ids = [], [], []
-        scales = SCALES[kind]
-        for t, template in enumerate(tqdm(self.templates, desc=f"{kind} index", disable=not progress)):
-            picture = on_grey(template.image)
-            for scale in scales:
+        descriptors = [np.zeros((0, extract.dim), np.float32)]
+        keypoints, ids = [np.zeros((0, 2), np.float32)], [np.zeros(0, np.int64)]
+        for t, template in enumerate(
+            tqdm(self.templates, desc=f"{kind} over {background}", disable=not progress)
+        ):
+            if background != GREY and not see_through(template.image):
+                continue  # an opaque template looks the same over any game
+            picture = on_grey(template.image, background)
+            for scale in SCALES[kind]:
                 h, w = picture.shape[:2]
                 image = picture if scale == 1.0 else cv2.resize(picture, (round(w * scale), round(h * scale)),
                                                                 interpolation=cv2.INTER_AREA)  # fmt: skip
@@ -184,12 +218,7 @@ class TemplateBank:
                 descriptors.append(feats.descriptors)
                 keypoints.append(feats.keypoints / scale)
                 ids.append(np.full(len(feats), t))
-        index = Index(kind, np.concatenate(descriptors), np.concatenate(keypoints), np.concatenate(ids))
-        index.build()
-        log.info(
-            "%s index: %d descriptors over %d templates", kind, len(index.descriptors), len(self.templates)
-        )
-        return index
+        return np.concatenate(descriptors), np.concatenate(keypoints), np.concatenate(ids)
 
     def __len__(self) -> int:
         return len(self.templates)

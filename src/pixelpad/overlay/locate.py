@@ -5,20 +5,24 @@ Per video (the NitroGen recipe, with what measurements here taught):
 1. sample 25 frames spread over the video (key frames only on long videos: ~5x faster seeks);
 2. extract SIFT and XFeat features of each frame;
 3. first pass: query each frame descriptor in the bank's one index over all templates (k nearest),
-   ratio test against the next neighbour *from the same template* (colourways of one layout share
-   descriptors), pool the matches per *layout* over all frames and fit a similarity transform by
-   RANSAC for the layouts with most matches; reject absurd scales, rotations, boxes outside the frame;
+   ratio test against the next neighbour *from the same template, elsewhere in it* (colourways of
+   one layout share descriptors; the same keypoint at another scale or background is a copy, not a
+   rival), pool the matches per *layout* over all frames, count each (frame spot, template keypoint)
+   pair once (a static game spot matched in every frame would otherwise draw RANSAC to a degenerate
+   fit), and fit a similarity transform by RANSAC for the layouts with most matches; reject absurd
+   scales, rotations, boxes outside the frame;
 4. second pass (:mod:`pixelpad.overlay.guided`): for the layouts with most first-pass inliers,
    match each template keypoint to the frame keypoints near where the transform puts it, refit;
    similar templates crowd each other out of the shared index's neighbours, and this finds the
    matches they hid (3-5x more inliers, tighter boxes). Then once more with only the keypoints in
    the best fit's region and more neighbours, for a layout the whole-frame pass missed;
-5. rank layouts by *distinct* template keypoints among the inliers (static game content that a wrong
-   layout fits by chance repeats its few matches in every frame);
-6. among the colourways of the best layout (and of layouts nearly as well supported) pick the one
-   whose picture best explains the mean of the sampled frames (:mod:`pixelpad.overlay.photometric`);
-7. accept when distinct inliers x the picture's agreement with the mean frame reaches
-   ``min_evidence`` (calibrated with ``benchmarks/locate.py`` on overlay-free game footage).
+5. rank layouts by *evidence*: distinct template keypoints among the inliers (static game content
+   that a wrong layout fits by chance repeats its few matches in every frame) x the agreement of
+   the layout's picture with the mean of the sampled frames (:mod:`pixelpad.overlay.photometric`;
+   a similar wrong layout can gather as many distinct inliers, but its picture disagrees);
+6. among the colourways of the best layout pick the one whose picture best explains the mean frame;
+7. accept when its evidence reaches ``min_evidence`` (calibrated with ``benchmarks/locate.py`` on
+   overlay-free game footage).
 
 An overlay is assumed fixed during the video. One that moves, or two overlays, still get an answer:
 the position/overlay with most support, and :attr:`Location.support` (the share of sampled frames
@@ -55,11 +59,16 @@ class LocateConfig:
     k: int = 16  # nearest template descriptors per frame descriptor (similar templates crowd the top)
     checks: int = 96  # FLANN leaves visited per query: recall against speed (32 lost 15% of videos)
     ratio: float = 0.85  # same-template ratio test
+    # The ratio test's next neighbour must lie this far (canonical template pixels) from the nearest: the
+    # same keypoint found at another scale or over another background is a copy, not a rival.
+    ratio_apart: float = 8.0
     candidates: int = 48  # layouts tried by RANSAC, most matches first (RANSAC is cheap)
     min_matches: int = 6  # pooled first-pass matches a layout needs to be tried
+    dedupe: bool = True  # RANSAC on each (frame spot, template keypoint) pair once (see _first_fits)
     shortlist: int = 8  # layouts with most first-pass inliers refined by guided matching
     region_k: int = 48  # neighbours per keypoint in the second look at the best fit's region (0: none)
     region_checks: int = 128
+    region_shortlist: int = 12  # layouts refined after that second look
     reprojection: float = 0.006  # RANSAC inlier distance, share of the frame width
     # Acceptance (calibrated with benchmarks/locate.py: above every overlay-free video, below right ones):
     min_evidence: float = 70.0  # distinct inliers x picture agreement (see Location)
@@ -70,7 +79,11 @@ class LocateConfig:
     max_rotation: float = 8.0  # degrees
     kinds: tuple[str, ...] | None = None  # feature kinds to use (None: all of the bank's)
     xfeat_frames: int = 8  # XFeat (slower than SIFT) runs on this many of the sampled frames
-    verify_fraction: float = 0.8  # layouts with this share of the best support are compared by picture
+    # A first look at this many of the frames (0: none) ends the search when its best layout has this
+    # much evidence and the runner-up at most this share of it (see locate_frames).
+    early_frames: int = 10
+    early_evidence: float = 210.0
+    early_runner_up: float = 0.5
 
 
 def weigh_evidence(distinct: int, agreement: float) -> float:
@@ -86,7 +99,7 @@ class Location:
 
     ``box`` is (x, y, w, h) of the skin's canvas in frame pixels (clipped to the frame);
     ``scale`` is frame pixels per *native* skin pixel; ``inliers`` the pooled RANSAC inliers;
-    ``confidence`` = inliers / (inliers + runner-up layout's inliers + min_inliers), in (0, 1);
+    ``confidence`` = evidence / (evidence + runner-up layout's evidence + min_evidence), in (0, 1);
     ``support`` the share of sampled frames with inliers (below 1: the overlay is hidden or moves).
     """
 
@@ -98,9 +111,12 @@ class Location:
     inliers: int
     confidence: float
     support: float
-    candidates: dict[str, int] = field(default_factory=dict)  # layout -> distinct inliers, for diagnosis
+    candidates: dict[str, int] = field(
+        default_factory=dict
+    )  # layout -> distinct inliers, best evidence first
     distinct: int = 0  # template keypoints among the inliers, each counted once
     agreement: float = 0.0  # correlation of the skin's picture with the mean sampled frame (photometric.py)
+    searched: int = 0  # sampled frames whose features were searched (fewer when a first look sufficed)
 
     @property
     def evidence(self) -> float:
@@ -112,7 +128,7 @@ class Location:
             "skin": self.skin, "layout": self.layout, "box": list(self.box), "scale": self.scale,
             "affine": self.affine.round(5).tolist(), "inliers": self.inliers,
             "confidence": round(self.confidence, 4), "support": round(self.support, 4),
-            "distinct": self.distinct, "agreement": round(self.agreement, 4),
+            "distinct": self.distinct, "agreement": round(self.agreement, 4), "searched": self.searched,
         }  # fmt: skip
 
 
@@ -130,6 +146,10 @@ class _Matches:
 def match_frame(bank: TemplateBank, kind: str, feats: Features, cfg: LocateConfig):
     """Matches of one frame's features that pass the same-template ratio test.
 
+    The rival a match must beat by ``cfg.ratio`` is the next neighbour from the same template at
+    another place (``cfg.ratio_apart``): copies of one keypoint (other scales, other backgrounds) share
+    its descriptor and would fail every ratio test they are in.
+
     Returns ``(query (m,), template keypoint (m,), layout (m,))`` index arrays, one match per
     (frame keypoint, layout): the nearest among that layout's templates.
     """
@@ -143,9 +163,10 @@ def match_frame(bank: TemplateBank, kind: str, feats: Features, cfg: LocateConfi
     same = tid[:, :, None] == tid[:, None, :]  # (N, k, k)
     earlier = np.tril(np.ones((k, k), bool), -1)  # [j, j'] true when j' < j
     first = ~(same & earlier[None]).any(axis=2)  # nearest of its template in this row
-    later = np.where(same & earlier.T[None], dist[:, None, :], np.inf).min(
-        axis=2
-    )  # next of the same template
+    points = index.keypoints[idx]  # (N, k, 2)
+    apart = np.linalg.norm(points[:, :, None] - points[:, None, :], axis=3) > cfg.ratio_apart  # (N, k, k)
+    rival = same & apart & earlier.T[None]  # [n, j, j']: a later neighbour of j's template elsewhere
+    later = np.where(rival, dist[:, None, :], np.inf).min(axis=2)  # next of the same template, elsewhere
     second = np.where(np.isfinite(later), later, dist[:, -1:])  # unseen: farther than the k-th
     keep = first & (dist < cfg.ratio * second)
     q, j = np.nonzero(keep)
@@ -204,18 +225,9 @@ def frame_features(frames: np.ndarray, bank: TemplateBank, config: LocateConfig 
     XFeat, the slower extractor, runs on ``config.xfeat_frames`` of the frames spread evenly.
     """
     cfg = config or LocateConfig()
-    out = {}
-    for kind in cfg.kinds or bank.kinds:
-        if kind not in bank.extractors:
-            raise FeatureError(f"the template bank has no {kind} index (it has {', '.join(bank.kinds)})")
-        chosen = range(len(frames))
-        if kind == "xfeat" and cfg.xfeat_frames < len(frames):
-            chosen = np.unique(
-                np.round(np.linspace(0, len(frames) - 1, cfg.xfeat_frames)).astype(int)
-            ).tolist()
-        feats = bank.extractors[kind]([frames[i] for i in chosen])
-        out[kind] = dict(zip(chosen, feats, strict=True))
-    return out
+    features: dict = {kind: {} for kind in cfg.kinds or bank.kinds}
+    _extract_missing(frames, bank, cfg, features, set(range(len(frames))))
+    return features
 
 
 def _pool(bank: TemplateBank, features: dict, cfg: LocateConfig, region=None) -> dict[int, _Matches]:
@@ -247,24 +259,32 @@ def _first_fits(bank: TemplateBank, pooled: dict[int, _Matches], frame_size, cfg
         if n < cfg.min_matches:
             break
         dst, src = pooled[lay].arrays()
-        template = bank.templates[int(np.flatnonzero(bank.layout_of == lay)[0])]
+        if cfg.dedupe:
+            # A static spot matched in every frame is one piece of evidence, not 25: counted once, it
+            # can no longer draw RANSAC to a degenerate fit that maps the template onto it.
+            _, unique = np.unique(
+                np.concatenate([np.round(dst), np.round(src)], axis=1), axis=0, return_index=True
+            )
+            dst, src = dst[unique], src[unique]
+        template = _template_of(bank, lay)
         fit = _fit(src.astype(np.float32), dst.astype(np.float32), frame_size, template.size, cfg)
         if fit is not None:
             first[lay] = (fit[0], int(fit[1].sum()))
     return first
 
 
-def _refine_best(bank: TemplateBank, first: dict, features: dict, shape, cfg: LocateConfig) -> dict:
-    """Guided refinement of the ``cfg.shortlist`` layouts with most first-pass inliers: {layout: GuidedFit}.
+def _refine_best(
+    bank: TemplateBank, first: dict, features: dict, shape, cfg: LocateConfig, shortlist: int
+) -> dict:
+    """Guided refinement of the ``shortlist`` layouts with most first-pass inliers: {layout: GuidedFit}.
 
     Guided matching finds the matches the shared index crowded out (see :mod:`pixelpad.overlay.guided`).
     """
     n, h, w = shape[:3]
     results: dict[int, GuidedFit] = {}
-    for lay in sorted(first, key=lambda lay: first[lay][1], reverse=True)[: cfg.shortlist]:
+    for lay in sorted(first, key=lambda lay: first[lay][1], reverse=True)[:shortlist]:
         guided = refine(bank, lay, first[lay][0], features, n, w, (0.02, 0.008), cfg.reprojection)
-        template = bank.templates[int(np.flatnonzero(bank.layout_of == lay)[0])]
-        if guided is not None and _plausible(guided.affine, (h, w), template.size, cfg):
+        if guided is not None and _plausible(guided.affine, (h, w), _template_of(bank, lay).size, cfg):
             results[lay] = guided
     return results
 
@@ -275,50 +295,116 @@ def locate_frames(
     """:func:`locate` on already decoded frames ``(N, H, W, 3)`` uint8 (all the same size).
 
     ``features`` (from :func:`frame_features`) may be given to reuse extracted features; only the
-    kinds in ``config.kinds`` (default: all of the bank's) are used.
+    kinds in ``config.kinds`` (default: all of the bank's) are used, and missing frames' are extracted.
+
+    The search first looks at ``config.early_frames`` of the frames and stops there when its answer is
+    already decisive (evidence of at least ``early_evidence``, the runner-up layout's at most
+    ``early_runner_up`` of it); otherwise it searches all frames. The colourway and the acceptance
+    always use the mean of all frames.
     """
     cfg = config or LocateConfig()
-    features = features if features is not None else frame_features(frames, bank, cfg)
-    features = {kind: features[kind] for kind in cfg.kinds or bank.kinds}
+    kinds = cfg.kinds or bank.kinds
+    features = {kind: dict((features or {}).get(kind, {})) for kind in kinds}
+    mean_frame = frames.astype(np.float32).mean(axis=0)
+    n = len(frames)
+    stages = [range(n)]
+    if 0 < cfg.early_frames < n:
+        stages.insert(0, _spread(n, cfg.early_frames))
+    for stage, numbers in enumerate(stages):
+        _extract_missing(frames, bank, cfg, features, set(numbers))
+        chosen = {
+            kind: {f: feats for f, feats in features[kind].items() if f in set(numbers)} for kind in kinds
+        }
+        found, runner_up = _search(bank, chosen, len(numbers), frames.shape[1:3], mean_frame, cfg)
+        last = stage == len(stages) - 1
+        if last or (
+            found is not None
+            and found.evidence >= cfg.early_evidence
+            and runner_up <= cfg.early_runner_up * found.evidence
+        ):
+            return found if found is not None and accepts(found, cfg) else None
+    return None
+
+
+def _spread(n: int, count: int) -> list[int]:
+    """``count`` frame numbers spread evenly over ``n`` frames, first and last included."""
+    return np.unique(np.round(np.linspace(0, n - 1, count)).astype(int)).tolist()
+
+
+def _extract_missing(frames: np.ndarray, bank: TemplateBank, cfg: LocateConfig, features: dict, numbers):
+    """Add to ``features`` (``{kind: {frame number: Features}}``, updated in place) what
+    :func:`frame_features` would give for the frames ``numbers`` and is not there yet."""
+    for kind in features:
+        if kind not in bank.extractors:
+            raise FeatureError(f"the template bank has no {kind} index (it has {', '.join(bank.kinds)})")
+        wanted = (
+            range(len(frames))
+            if kind != "xfeat"
+            else _spread(len(frames), min(cfg.xfeat_frames, len(frames)))
+        )
+        missing = [f for f in wanted if f in numbers and f not in features[kind]]
+        if missing:
+            features[kind].update(
+                zip(missing, bank.extractors[kind]([frames[f] for f in missing]), strict=True)
+            )
+
+
+def _search(bank: TemplateBank, features: dict, num_frames: int, frame_size, mean_frame, cfg: LocateConfig):
+    """The best-supported overlay in ``features``, not yet thresholded, and the runner-up layout's
+    evidence: ``(Location | None, float)``."""
     cv2.setRNGSeed(0)  # RANSAC draws from OpenCV's global generator: the same frames, the same answer
-    frame_size = frames.shape[1:3]
+    shape = (num_frames, *frame_size)
     first = _first_fits(bank, _pool(bank, features, cfg), frame_size, cfg)
-    results = _refine_best(bank, first, features, frames.shape, cfg)
+    results = _refine_best(bank, first, features, shape, cfg, cfg.shortlist)
+    weights = {lay: _weigh(bank, lay, fit, mean_frame) for lay, fit in results.items()}
     if results and cfg.region_k:
         # Where the best fit lies there is an overlay, maybe of a layout the whole-frame pass never
         # shortlisted (its matches crowded out): match only the keypoints there, with more neighbours.
-        lay = max(results, key=lambda lay: results[lay].distinct)
-        template = bank.templates[int(np.flatnonzero(bank.layout_of == lay)[0])]
-        x, y, w, h = _box(results[lay].affine, template.size, frame_size)
+        lay = max(results, key=lambda lay: weights[lay])
+        x, y, w, h = _box(results[lay].affine, _template_of(bank, lay).size, frame_size)
         region = (x - w / 4, y - h / 4, x + w * 5 / 4, y + h * 5 / 4)
         region_cfg = replace(cfg, k=cfg.region_k, checks=cfg.region_checks)
         first = _first_fits(bank, _pool(bank, features, region_cfg, region), frame_size, cfg)
-        results |= _refine_best(bank, {k: v for k, v in first.items() if k not in results}, features,
-                                frames.shape, cfg)  # fmt: skip
-    # Distinct template keypoints rank: static game content a wrong layout happens to fit repeats its
-    # few matches in every frame and gathers many pooled inliers, but few distinct ones.
-    ranked = sorted(results.items(), key=lambda item: item[1].distinct, reverse=True)
-    diagnosis = {bank.layouts[lay]: r.distinct for lay, r in ranked}
-    log.debug("locate: distinct inliers per layout %s", diagnosis)
+        more = _refine_best(bank, {k: v for k, v in first.items() if k not in results}, features,
+                            shape, cfg, cfg.region_shortlist)  # fmt: skip
+        results |= more
+        weights |= {lay: _weigh(bank, lay, fit, mean_frame) for lay, fit in more.items()}
+    # Evidence ranks: a wrong layout can gather as many distinct inliers as the right one (similar
+    # layouts share buttons and sticks, static game content fits by chance), but its picture then
+    # disagrees with the mean frame (measured: 0.02-0.22 for such winners, 0.4-0.9 for right ones).
+    ranked = sorted(results, key=lambda lay: weights[lay], reverse=True)
+    diagnosis = {bank.layouts[lay]: results[lay].distinct for lay in ranked}
+    log.debug("locate: distinct inliers per layout %s, evidence %s", diagnosis, weights)
     if not ranked:
-        return None
-    top = ranked[0][1].distinct
-    # Near-identical layouts (and colourways) gather similar support: the picture decides.
-    close = [(lay, r.affine) for lay, r in ranked if r.distinct >= cfg.verify_fraction * top]
-    mean_frame = frames.astype(np.float32).mean(axis=0)
-    template, affine = choose_template(bank, close, mean_frame)
+        return None, 0.0
+    fit = results[ranked[0]]
+    template, affine = choose_template(bank, [(ranked[0], fit.affine)], mean_frame)
     best = bank.templates[template]
-    fit = results[int(bank.layout_of[template])]
     agrees = agreement(best.image, affine, mean_frame)
     evidence = weigh_evidence(fit.distinct, agrees)
-    runner_up = max((r.distinct for other, r in ranked if other != bank.layout_of[template]), default=0)
+    runner_up = max((weights[lay] for lay in ranked[1:]), default=0.0)
     found = Location(
         skin=best.skin.name, layout=best.skin.layout, affine=affine, box=_box(affine, best.size, frame_size),
         scale=math.hypot(affine[0, 0], affine[1, 0]) * best.factor, inliers=fit.inliers,
-        confidence=evidence / (evidence + runner_up + cfg.min_evidence), support=fit.support,
-        candidates=diagnosis, distinct=fit.distinct, agreement=agrees,
+        confidence=evidence / max(evidence + runner_up + cfg.min_evidence, 1e-9), support=fit.support,
+        candidates=diagnosis, distinct=fit.distinct, agreement=agrees, searched=num_frames,
     )  # fmt: skip
-    return found if accepts(found, cfg) else None
+    return found, runner_up
+
+
+def _template_of(bank: TemplateBank, layout: int):
+    """The first template of ``layout`` (all of a layout's templates share its canvas size)."""
+    return bank.templates[int(np.flatnonzero(bank.layout_of == layout)[0])]
+
+
+def _weigh(bank: TemplateBank, layout: int, fit: GuidedFit, mean_frame: np.ndarray) -> float:
+    """Evidence for ``layout`` at ``fit``: its distinct inliers x the agreement of its best-agreeing
+    colourway with the mean frame ``(H, W, 3)`` float32."""
+    agrees = max(
+        agreement(bank.templates[int(t)].image, fit.affine, mean_frame)
+        for t in np.flatnonzero(bank.layout_of == layout)
+    )
+    return weigh_evidence(fit.distinct, agrees)
 
 
 def accepts(found: Location, cfg: LocateConfig) -> bool:
