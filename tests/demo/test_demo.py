@@ -181,3 +181,11 @@ def test_stage_times_with_the_load_they_ran_under(tmp_path):
     assert lines[0] == "## Stage times\n"
     firsts = [line.split(" | ")[0] for line in lines if line.startswith("| ")]
     assert firsts == ["| stage", "| a", "| b", "| **total**"]
+
+
+def test_demo_config_names_its_weighting():
+    from pixelpad.demo.pipeline import DemoError
+
+    assert DemoConfig().weighting == "size"
+    with pytest.raises(DemoError, match="unknown weighting"):
+        DemoConfig(weighting="by-feel")
