@@ -175,4 +175,12 @@ def test_a_decisive_first_look_ends_the_search(tmp_path, bank, real_skins, game_
     assert quick is not None and full is not None
     assert quick.searched == 8 < len(frames) == full.searched
     assert quick.skin == full.skin == skin.name
+    # The full search reuses the first look's matches: the answer of a search without a first look.
+    alone = locate_frames(frames, bank, LocateConfig(early_frames=0))
+    assert (alone.skin, alone.box, alone.distinct, alone.inliers) == (
+        full.skin,
+        full.box,
+        full.distinct,
+        full.inliers,
+    )
     assert iou(quick.box, truth.box) >= 0.9 and iou(full.box, truth.box) >= 0.9

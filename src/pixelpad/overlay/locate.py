@@ -230,19 +230,27 @@ def frame_features(frames: np.ndarray, bank: TemplateBank, config: LocateConfig 
     return features
 
 
-def _pool(bank: TemplateBank, features: dict, cfg: LocateConfig, region=None) -> dict[int, _Matches]:
+def _pool(
+    bank: TemplateBank, features: dict, cfg: LocateConfig, region=None, memo: dict | None = None
+) -> dict[int, _Matches]:
     """First-pass matches per layout, pooled over frames (only keypoints inside ``region`` (x0, y0, x1,
-    y1), if given)."""
+    y1), if given). ``memo`` keeps each whole frame's matches for a later search over more frames."""
     pooled: dict[int, _Matches] = {}
     for kind, per_frame in features.items():
         index = bank.indexes[kind]
-        for feats in per_frame.values():
+        for number, feats in per_frame.items():
             if region is not None:
                 x0, y0, x1, y1 = region
                 kp = feats.keypoints
                 inside = (kp[:, 0] >= x0) & (kp[:, 0] <= x1) & (kp[:, 1] >= y0) & (kp[:, 1] <= y1)
                 feats = Features(kp[inside], feats.descriptors[inside])
-            q, t, layout = match_frame(bank, kind, feats, cfg)
+                q, t, layout = match_frame(bank, kind, feats, cfg)
+            elif memo is not None and (kind, number) in memo:
+                q, t, layout = memo[kind, number]
+            else:
+                q, t, layout = match_frame(bank, kind, feats, cfg)
+                if memo is not None:
+                    memo[kind, number] = q, t, layout
             for lay in np.unique(layout):
                 sel = layout == lay
                 m = pooled.setdefault(int(lay), _Matches())
@@ -310,12 +318,13 @@ def locate_frames(
     stages = [range(n)]
     if 0 < cfg.early_frames < n:
         stages.insert(0, _spread(n, cfg.early_frames))
+    memo: dict = {}  # the first look's matches, reused by the search over all frames
     for stage, numbers in enumerate(stages):
         _extract_missing(frames, bank, cfg, features, set(numbers))
         chosen = {
-            kind: {f: feats for f, feats in features[kind].items() if f in set(numbers)} for kind in kinds
+            kind: {f: features[kind][f] for f in sorted(features[kind]) if f in numbers} for kind in kinds
         }
-        found, runner_up = _search(bank, chosen, len(numbers), frames.shape[1:3], mean_frame, cfg)
+        found, runner_up = _search(bank, chosen, len(numbers), frames.shape[1:3], mean_frame, cfg, memo)
         last = stage == len(stages) - 1
         if last or (
             found is not None
@@ -349,12 +358,14 @@ def _extract_missing(frames: np.ndarray, bank: TemplateBank, cfg: LocateConfig, 
             )
 
 
-def _search(bank: TemplateBank, features: dict, num_frames: int, frame_size, mean_frame, cfg: LocateConfig):
+def _search(
+    bank: TemplateBank, features: dict, num_frames: int, frame_size, mean_frame, cfg: LocateConfig, memo: dict
+):
     """The best-supported overlay in ``features``, not yet thresholded, and the runner-up layout's
-    evidence: ``(Location | None, float)``."""
+    evidence: ``(Location | None, float)``. ``memo``: first-pass matches of frames searched before."""
     cv2.setRNGSeed(0)  # RANSAC draws from OpenCV's global generator: the same frames, the same answer
     shape = (num_frames, *frame_size)
-    first = _first_fits(bank, _pool(bank, features, cfg), frame_size, cfg)
+    first = _first_fits(bank, _pool(bank, features, cfg, memo=memo), frame_size, cfg)
     results = _refine_best(bank, first, features, shape, cfg, cfg.shortlist)
     weights = {lay: _weigh(bank, lay, fit, mean_frame) for lay, fit in results.items()}
     if results and cfg.region_k:
