@@ -7,17 +7,9 @@ import pytest
 
 from pixelpad.overlay.composite import Placement, blend, place
 from pixelpad.overlay.features import Features
+from pixelpad.overlay.first_pass import Matches, first_fits, match_frame, template_of
 from pixelpad.overlay.images import save_png
-from pixelpad.overlay.locate import (
-    LocateConfig,
-    _first_fits,
-    _Matches,
-    _template_of,
-    locate,
-    locate_frames,
-    match_frame,
-    sample_for_locate,
-)
+from pixelpad.overlay.locate import LocateConfig, locate, locate_frames, sample_for_locate
 from pixelpad.overlay.synth import synthesize_video
 from pixelpad.video import VideoError, write_video
 
@@ -143,7 +135,7 @@ def test_a_static_spot_matched_in_every_frame_does_not_outvote_the_overlay(bank)
     consensus; counted once each, the overlay's 12 win."""
     rng = np.random.default_rng(4)
     layout = 0
-    th, tw = _template_of(bank, layout).size
+    th, tw = template_of(bank, layout).size
     affine = np.array([[0.5, 0.0, 60.0], [0.0, 0.5, 40.0]])
     overlay = rng.uniform([0, 0], [tw, th], (12, 2))
     spot = rng.uniform([0, 0], [tw, th], (8, 2))
@@ -156,10 +148,10 @@ def test_a_static_spot_matched_in_every_frame_does_not_outvote_the_overlay(bank)
         ]
         template += [overlay[seen], spot]
     pooled = {
-        layout: _Matches([f.astype(np.float32) for f in frame], [t.astype(np.float32) for t in template])
+        layout: Matches([f.astype(np.float32) for f in frame], [t.astype(np.float32) for t in template])
     }
     for dedupe, found in ((False, False), (True, True)):
-        fits = _first_fits(bank, pooled, (272, 480), LocateConfig(dedupe=dedupe))
+        fits = first_fits(bank, pooled, (272, 480), LocateConfig(dedupe=dedupe))
         assert (layout in fits and np.abs(fits[layout][0] - affine).max() < 1.0) == found
 
 

@@ -4,13 +4,13 @@ Per video (the NitroGen recipe, with what measurements here taught):
 
 1. sample 25 frames spread over the video (key frames only on long videos: ~5x faster seeks);
 2. extract SIFT and XFeat features of each frame;
-3. first pass: query each frame descriptor in the bank's one index over all templates (k nearest),
-   ratio test against the next neighbour *from the same template, elsewhere in it* (colourways of
-   one layout share descriptors; the same keypoint at another scale or background is a copy, not a
-   rival), pool the matches per *layout* over all frames, count each (frame spot, template keypoint)
-   pair once (a static game spot matched in every frame would otherwise draw RANSAC to a degenerate
-   fit), and fit a similarity transform by RANSAC for the layouts with most matches; reject absurd
-   scales, rotations, boxes outside the frame;
+3. first pass (:mod:`pixelpad.overlay.first_pass`): query each frame descriptor in the bank's one
+   index over all templates (k nearest), ratio test against the next neighbour *from the same
+   template, elsewhere in it* (colourways of one layout share descriptors; the same keypoint at
+   another scale or background is a copy, not a rival), pool the matches per *layout* over all
+   frames, count each (frame spot, template keypoint) pair once (a static game spot matched in every
+   frame would otherwise draw RANSAC to a degenerate fit), and fit a similarity transform by RANSAC
+   for the layouts with most matches; reject absurd scales, rotations, boxes outside the frame;
 4. second pass (:mod:`pixelpad.overlay.guided`): for the layouts with most first-pass inliers,
    match each template keypoint to the frame keypoints near where the transform puts it, refit;
    similar templates crowd each other out of the shared index's neighbours, and this finds the
@@ -40,13 +40,12 @@ import cv2
 import numpy as np
 
 from pixelpad.overlay.bank import TemplateBank
-from pixelpad.overlay.features import FeatureError, Features
+from pixelpad.overlay.features import FeatureError
+from pixelpad.overlay.first_pass import Box, box_of, first_fits, plausible, pool_matches, template_of
 from pixelpad.overlay.guided import GuidedFit, refine
 from pixelpad.overlay.photometric import agreement, choose_template
 
 log = logging.getLogger(__name__)
-
-Box = tuple[int, int, int, int]
 
 
 @dataclass(frozen=True)
@@ -64,7 +63,7 @@ class LocateConfig:
     ratio_apart: float = 8.0
     candidates: int = 48  # layouts tried by RANSAC, most matches first (RANSAC is cheap)
     min_matches: int = 6  # pooled first-pass matches a layout needs to be tried
-    dedupe: bool = True  # RANSAC on each (frame spot, template keypoint) pair once (see _first_fits)
+    dedupe: bool = True  # RANSAC on each (frame spot, template keypoint) pair once (see first_fits)
     shortlist: int = 8  # layouts with most first-pass inliers refined by guided matching
     region_k: int = 48  # neighbours per keypoint in the second look at the best fit's region (0: none)
     region_checks: int = 128
@@ -132,93 +131,6 @@ class Location:
         }  # fmt: skip
 
 
-@dataclass
-class _Matches:
-    """Pooled first-pass matches of one layout: frame points (n, 2), template points (n, 2)."""
-
-    frame: list[np.ndarray] = field(default_factory=list)
-    template: list[np.ndarray] = field(default_factory=list)
-
-    def arrays(self) -> tuple[np.ndarray, np.ndarray]:
-        return np.concatenate(self.frame), np.concatenate(self.template)
-
-
-def match_frame(bank: TemplateBank, kind: str, feats: Features, cfg: LocateConfig):
-    """Matches of one frame's features that pass the same-template ratio test.
-
-    The rival a match must beat by ``cfg.ratio`` is the next neighbour from the same template at
-    another place (``cfg.ratio_apart``): copies of one keypoint (other scales, other backgrounds) share
-    its descriptor and would fail every ratio test they are in.
-
-    Returns ``(query (m,), template keypoint (m,), layout (m,))`` index arrays, one match per
-    (frame keypoint, layout): the nearest among that layout's templates.
-    """
-    empty = np.zeros(0, np.int64)
-    index = bank.indexes[kind]
-    if len(feats) == 0:
-        return empty, empty, empty
-    idx, dist = index.knn(feats.descriptors, cfg.k, cfg.checks)
-    k = idx.shape[1]
-    tid = index.template[idx]  # (N, k)
-    same = tid[:, :, None] == tid[:, None, :]  # (N, k, k)
-    earlier = np.tril(np.ones((k, k), bool), -1)  # [j, j'] true when j' < j
-    first = ~(same & earlier[None]).any(axis=2)  # nearest of its template in this row
-    points = index.keypoints[idx]  # (N, k, 2)
-    apart = np.linalg.norm(points[:, :, None] - points[:, None, :], axis=3) > cfg.ratio_apart  # (N, k, k)
-    rival = same & apart & earlier.T[None]  # [n, j, j']: a later neighbour of j's template elsewhere
-    later = np.where(rival, dist[:, None, :], np.inf).min(axis=2)  # next of the same template, elsewhere
-    second = np.where(np.isfinite(later), later, dist[:, -1:])  # unseen: farther than the k-th
-    keep = first & (dist < cfg.ratio * second)
-    q, j = np.nonzero(keep)
-    layout = bank.layout_of[tid[q, j]]
-    # One match per (frame keypoint, layout): rows are sorted by distance, so the first is nearest.
-    order = np.lexsort((j, layout, q))
-    q, j, layout = q[order], j[order], layout[order]
-    unique = np.ones(len(q), bool)
-    unique[1:] = (q[1:] != q[:-1]) | (layout[1:] != layout[:-1])
-    return q[unique], idx[q[unique], j[unique]], layout[unique]
-
-
-def _fit(src: np.ndarray, dst: np.ndarray, frame_size: tuple[int, int], template_size, cfg: LocateConfig):
-    """Similarity transform template -> frame by RANSAC, or None if absurd. Returns (affine, inlier mask)."""
-    fw = frame_size[1]
-    if len(src) < 3:
-        return None
-    affine, mask = cv2.estimateAffinePartial2D(
-        src,
-        dst,
-        method=cv2.RANSAC,
-        ransacReprojThreshold=cfg.reprojection * fw,
-        maxIters=3000,
-        confidence=0.999,
-    )
-    if affine is None or not _plausible(affine, frame_size, template_size, cfg):
-        return None
-    return affine, mask.ravel().astype(bool)
-
-
-def _plausible(affine: np.ndarray, frame_size: tuple[int, int], template_size, cfg: LocateConfig) -> bool:
-    """Whether a template -> frame transform is one an overlay can have (scale, rotation, in the frame)."""
-    fh, fw = frame_size
-    scale = math.hypot(affine[0, 0], affine[1, 0])
-    angle = math.degrees(math.atan2(affine[1, 0], affine[0, 0]))
-    th, tw = template_size
-    corners = np.array([[0, 0], [tw, 0], [0, th], [tw, th]], np.float64) @ affine[:, :2].T + affine[:, 2]
-    centre = corners.mean(axis=0)
-    width = scale * tw
-    if abs(angle) > cfg.max_rotation or not cfg.min_width * fw <= width <= cfg.max_width * fw:
-        return False
-    return bool(0 <= centre[0] <= fw and 0 <= centre[1] <= fh)
-
-
-def _box(affine: np.ndarray, template_size: tuple[int, int], frame_size: tuple[int, int]) -> Box:
-    th, tw = template_size
-    corners = np.array([[0, 0], [tw, 0], [0, th], [tw, th]], np.float64) @ affine[:, :2].T + affine[:, 2]
-    x0, y0 = np.clip(corners.min(axis=0), 0, [frame_size[1], frame_size[0]])
-    x1, y1 = np.clip(corners.max(axis=0), 0, [frame_size[1], frame_size[0]])
-    return round(x0), round(y0), round(x1 - x0), round(y1 - y0)
-
-
 def frame_features(frames: np.ndarray, bank: TemplateBank, config: LocateConfig | None = None):
     """Features of the sampled frames per kind: ``{kind: {frame number: Features}}``.
 
@@ -228,57 +140,6 @@ def frame_features(frames: np.ndarray, bank: TemplateBank, config: LocateConfig 
     features: dict = {kind: {} for kind in cfg.kinds or bank.kinds}
     _extract_missing(frames, bank, cfg, features, set(range(len(frames))))
     return features
-
-
-def _pool(
-    bank: TemplateBank, features: dict, cfg: LocateConfig, region=None, memo: dict | None = None
-) -> dict[int, _Matches]:
-    """First-pass matches per layout, pooled over frames (only keypoints inside ``region`` (x0, y0, x1,
-    y1), if given). ``memo`` keeps each whole frame's matches for a later search over more frames."""
-    pooled: dict[int, _Matches] = {}
-    for kind, per_frame in features.items():
-        index = bank.indexes[kind]
-        for number, feats in per_frame.items():
-            if region is not None:
-                x0, y0, x1, y1 = region
-                kp = feats.keypoints
-                inside = (kp[:, 0] >= x0) & (kp[:, 0] <= x1) & (kp[:, 1] >= y0) & (kp[:, 1] <= y1)
-                feats = Features(kp[inside], feats.descriptors[inside])
-                q, t, layout = match_frame(bank, kind, feats, cfg)
-            elif memo is not None and (kind, number) in memo:
-                q, t, layout = memo[kind, number]
-            else:
-                q, t, layout = match_frame(bank, kind, feats, cfg)
-                if memo is not None:
-                    memo[kind, number] = q, t, layout
-            for lay in np.unique(layout):
-                sel = layout == lay
-                m = pooled.setdefault(int(lay), _Matches())
-                m.frame.append(feats.keypoints[q[sel]])
-                m.template.append(index.keypoints[t[sel]])
-    return pooled
-
-
-def _first_fits(bank: TemplateBank, pooled: dict[int, _Matches], frame_size, cfg: LocateConfig) -> dict:
-    """``{layout: (affine, inliers)}`` by RANSAC for the layouts with most pooled matches."""
-    counts = sorted(((sum(len(a) for a in m.frame), lay) for lay, m in pooled.items()), reverse=True)
-    first: dict[int, tuple[np.ndarray, int]] = {}
-    for n, lay in counts[: cfg.candidates]:
-        if n < cfg.min_matches:
-            break
-        dst, src = pooled[lay].arrays()
-        if cfg.dedupe:
-            # A static spot matched in every frame is one piece of evidence, not 25: counted once, it
-            # can no longer draw RANSAC to a degenerate fit that maps the template onto it.
-            _, unique = np.unique(
-                np.concatenate([np.round(dst), np.round(src)], axis=1), axis=0, return_index=True
-            )
-            dst, src = dst[unique], src[unique]
-        template = _template_of(bank, lay)
-        fit = _fit(src.astype(np.float32), dst.astype(np.float32), frame_size, template.size, cfg)
-        if fit is not None:
-            first[lay] = (fit[0], int(fit[1].sum()))
-    return first
 
 
 def _refine_best(
@@ -292,7 +153,7 @@ def _refine_best(
     results: dict[int, GuidedFit] = {}
     for lay in sorted(first, key=lambda lay: first[lay][1], reverse=True)[:shortlist]:
         guided = refine(bank, lay, first[lay][0], features, n, w, (0.02, 0.008), cfg.reprojection)
-        if guided is not None and _plausible(guided.affine, (h, w), _template_of(bank, lay).size, cfg):
+        if guided is not None and plausible(guided.affine, (h, w), template_of(bank, lay).size, cfg):
             results[lay] = guided
     return results
 
@@ -365,17 +226,17 @@ def _search(
     evidence: ``(Location | None, float)``. ``memo``: first-pass matches of frames searched before."""
     cv2.setRNGSeed(0)  # RANSAC draws from OpenCV's global generator: the same frames, the same answer
     shape = (num_frames, *frame_size)
-    first = _first_fits(bank, _pool(bank, features, cfg, memo=memo), frame_size, cfg)
+    first = first_fits(bank, pool_matches(bank, features, cfg, memo=memo), frame_size, cfg)
     results = _refine_best(bank, first, features, shape, cfg, cfg.shortlist)
     weights = {lay: _weigh(bank, lay, fit, mean_frame) for lay, fit in results.items()}
     if results and cfg.region_k:
         # Where the best fit lies there is an overlay, maybe of a layout the whole-frame pass never
         # shortlisted (its matches crowded out): match only the keypoints there, with more neighbours.
         lay = max(results, key=lambda lay: weights[lay])
-        x, y, w, h = _box(results[lay].affine, _template_of(bank, lay).size, frame_size)
+        x, y, w, h = box_of(results[lay].affine, template_of(bank, lay).size, frame_size)
         region = (x - w / 4, y - h / 4, x + w * 5 / 4, y + h * 5 / 4)
         region_cfg = replace(cfg, k=cfg.region_k, checks=cfg.region_checks)
-        first = _first_fits(bank, _pool(bank, features, region_cfg, region), frame_size, cfg)
+        first = first_fits(bank, pool_matches(bank, features, region_cfg, region), frame_size, cfg)
         more = _refine_best(bank, {k: v for k, v in first.items() if k not in results}, features,
                             shape, cfg, cfg.region_shortlist)  # fmt: skip
         results |= more
@@ -395,17 +256,13 @@ def _search(
     evidence = weigh_evidence(fit.distinct, agrees)
     runner_up = max((weights[lay] for lay in ranked[1:]), default=0.0)
     found = Location(
-        skin=best.skin.name, layout=best.skin.layout, affine=affine, box=_box(affine, best.size, frame_size),
+        skin=best.skin.name, layout=best.skin.layout, affine=affine,
+        box=box_of(affine, best.size, frame_size),
         scale=math.hypot(affine[0, 0], affine[1, 0]) * best.factor, inliers=fit.inliers,
         confidence=evidence / max(evidence + runner_up + cfg.min_evidence, 1e-9), support=fit.support,
         candidates=diagnosis, distinct=fit.distinct, agreement=agrees, searched=num_frames,
     )  # fmt: skip
     return found, runner_up
-
-
-def _template_of(bank: TemplateBank, layout: int):
-    """The first template of ``layout`` (all of a layout's templates share its canvas size)."""
-    return bank.templates[int(np.flatnonzero(bank.layout_of == layout)[0])]
 
 
 def _weigh(bank: TemplateBank, layout: int, fit: GuidedFit, mean_frame: np.ndarray) -> float:
