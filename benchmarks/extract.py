@@ -18,7 +18,8 @@ than the 2-s clips this benchmark first used (there set-up dominated: ratio 0.03
 where a 30-s video got 0.20, before extraction stopped converting whole frames and locate's
 sampling cost was cut), and the table prints every length measured: the accuracy videos, a few
 30-s videos (``--long-seconds``) and ten 2-s clips (``--clips``), each with its set-up and steady
-state, plus what writing episodes costs (the driver's H.264 encode, one process for all workers).
+state, plus what committing episodes costs the driver (one process for all workers; the workers
+encode the stored frames, so the pipeline's figures include that).
 Both decode on one thread by default (``--threads``): a batch runs one worker per core, and on a
 shared machine a multi-threaded bare decode takes more of the CPU than the pipeline's serial part,
 which skews wall-clock ratios; ratios of CPU time are printed beside them.
@@ -51,6 +52,7 @@ import torch
 from pixelpad.actions import AXIS_SLICE, BUTTON_SLICE, INDEX
 from pixelpad.dataset import EpisodeWriter
 from pixelpad.extract.pipeline import ExtractConfig, VideoExtractor, make_task
+from pixelpad.extract.run import write_episodes
 from pixelpad.extract.spool import FrameSpool
 from pixelpad.overlay.composite import place, random_placement
 from pixelpad.overlay.footage import procedural_footage, record_game
@@ -131,14 +133,16 @@ def scores(pairs: list[tuple[np.ndarray, GroundTruth]], skins: dict | None = Non
 def run_reader(extractor: VideoExtractor, videos: list[Path], reader: str, write: Path | None = None) -> dict:
     """Extract ``videos``; scores and timings (the extractor's own set-up excluded: once per worker).
 
-    With ``write``, each video's stored frames are also written as one episode of a dataset there
-    (what the driver does after the worker, timed apart: ``write`` seconds).
+    The worker encodes the stored frames itself (its time includes that); with ``write``, its episode
+    files are also committed to a dataset there (what the driver does after the worker, timed apart:
+    ``write`` seconds).
     """
     pairs, right, found = [], [], []  # per video: located? with the right skin (colourway)?
     timing = {"seconds": 0.0, "cpu": 0.0, "locate": 0.0, "setup": 0.0, "read": 0.0, "frames": 0,
               "read_frames": 0, "write": 0.0, "written": 0, "locate_cpu": 0.0, "read_cpu": 0.0}  # fmt: skip
     located = 0
-    writer = EpisodeWriter(write, fps=extractor.config.fps) if write else None
+    cfg = extractor.config
+    writer = EpisodeWriter(write, fps=cfg.fps, gop=cfg.refine.horizon) if write else None
     for video in videos:
         t0, c0 = time.perf_counter(), time.process_time()
         result = extractor(make_task(video))
@@ -165,9 +169,10 @@ def run_reader(extractor: VideoExtractor, videos: list[Path], reader: str, write
         pairs.append((actions, truth))
         if writer is not None:
             t0 = time.perf_counter()
-            writer.add_episode(FrameSpool.read(result["spool"]), actions, game="benchmark")
+            write_episodes(writer, result, cfg, set())
             timing["write"] += time.perf_counter() - t0
             timing["written"] += len(actions)
+        FrameSpool.remove(result["spool"])
         if len(pairs) % 10 == 0:
             accuracy, r2 = scores(pairs)
             print(
@@ -294,13 +299,13 @@ def main() -> None:
             per_frame = row["write"] / row["written"]
             fps = row["frames"] / (row["seconds"] + row["write"])
             b = b[0]
-            print(f"\nwriting episodes ({label}): {per_frame * 1e3:.2f} ms/frame in the driver (H.264 of "
-                  f"the stored frames); worker + writing in one process: {fps:.1f} frames/s, "
+            print(f"\nwriting episodes ({label}): {per_frame * 1e3:.2f} ms/frame in the driver (committing "
+                  f"the episodes the worker encoded); worker + writing in one process: {fps:.1f} frames/s, "
                   f"ratio {fps / b:.3f}")  # fmt: skip
     print(
         "\nstick R2 (rendered): against the cap positions the video shows (whole pixels of the placed skin)"
     )
-    print("ratio: pipeline (probe, locate, read, refine, frames stored) frames/s / bare decode frames/s;")
+    print("ratio: pipeline (probe, locate, read, refine, frames encoded as episodes) frames/s / bare decode;")
     print("cpu: the same ratio per CPU second (all threads; steadier than wall time on a shared machine);")
     print(f"decoding threads: {args.threads} (0: FFmpeg decides), in the pipeline and the bare decode alike;")
     print("steady: the decode-read-store loop alone (no locate, no rendering of the reader's pictures);")

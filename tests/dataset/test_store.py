@@ -137,6 +137,57 @@ def test_bad_episodes_are_refused_and_leave_nothing(small_dataset: tuple[Path, l
     assert not list(root.rglob("*.tmp")) and not list(root.rglob("*.partial"))
 
 
+def test_pre_encoded_episodes_commit_like_encoded_ones(
+    small_dataset: tuple[Path, list], tmp_path: Path
+) -> None:
+    from pixelpad.video import write_video
+
+    root, _ = small_dataset
+    first = sum(EPISODE_LENGTHS)
+    frames, acts = indexed_frames(10, offset=first), random_actions(10, seed=7)
+    encoded = write_video(tmp_path / "e.mp4", frames, 20, gop=8)
+    stats = {"min": [0.1] * 3, "max": [0.9] * 3, "mean": [0.5] * 3, "std": [0.2] * 3}
+    with EpisodeWriter(root, fps=20) as writer:
+        index = writer.add_encoded_episode(
+            encoded, acts, image_stats=stats, game="g", video_id="v", extra={"k": 1}
+        )
+    assert index == 3 and encoded.exists()  # the caller's file is read, not taken
+    store = EpisodeStore(root)
+    np.testing.assert_array_equal(store.actions(3), acts)
+    assert [decoded_index(f) for f in store.frames(3)] == list(range(first, first + 10))
+    assert [decoded_index(f) for f in store.frames(2)] == list(range(first - 7, first))  # earlier ones intact
+    assert store.episodes[3]["extra"] == {"k": 1} and store.num_frames == first + 10
+    row = pq.read_table(root / "meta/episodes/chunk-000/file-000.parquet").to_pylist()[3]
+    assert row["stats/observation.image/mean"] == [0.5] * 3 and row["stats/observation.image/count"] == [10]
+
+
+def test_bad_pre_encoded_episodes_are_refused_and_leave_nothing(
+    small_dataset: tuple[Path, list], tmp_path: Path
+) -> None:
+    from pixelpad.video import write_video
+
+    root, _ = small_dataset
+    good = write_video(tmp_path / "good.mp4", indexed_frames(4), 20)
+    stats = {"min": [0.0] * 3, "max": [1.0] * 3, "mean": [0.5] * 3, "std": [0.1] * 3}
+    (tmp_path / "junk.mp4").write_bytes(b"not a video")
+    with EpisodeWriter(root, fps=20) as writer:
+        cases = [
+            (tmp_path / "junk.mp4", random_actions(4), stats, "not a readable video"),
+            (good, random_actions(5), stats, "4 frames but 5 actions"),
+            (write_video(tmp_path / "small.mp4", indexed_frames(4, (16, 16)), 20), random_actions(4), stats,
+             "16x16, the dataset stores 48x32"),
+            (write_video(tmp_path / "fast.mp4", indexed_frames(4), 30), random_actions(4), stats, "30 fps"),
+            (good, random_actions(4), {**stats, "std": [0.1, 2.0, 0.1]}, "std"),
+            (good, random_actions(4), {k: v for k, v in stats.items() if k != "max"}, "max"),
+        ]  # fmt: skip
+        for path, acts, image_stats, message in cases:
+            with pytest.raises(DatasetError, match=message):
+                writer.add_encoded_episode(path, acts, image_stats=image_stats, game="g")
+        assert writer.add_encoded_episode(good, random_actions(4), image_stats=stats, game="g") == 3
+    assert EpisodeStore(root).num_episodes == 4
+    assert not list(root.rglob("*.tmp")) and not list(root.rglob("*.partial"))
+
+
 def test_odd_frame_sizes_are_refused_with_the_episode_named(tmp_path: Path) -> None:
     with (
         EpisodeWriter(tmp_path / "ds", fps=20) as writer,

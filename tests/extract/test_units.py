@@ -7,7 +7,8 @@ import pytest
 
 from pixelpad.extract.frames import FrameConverter, even_box, letterbox_geometry
 from pixelpad.extract.pipeline import _covering_box, resample_indices, video_id_for
-from pixelpad.extract.spool import FrameSpool
+from pixelpad.extract.spool import FrameSpool, SpoolError
+from pixelpad.video import iter_frames
 
 
 def test_resample_indices():
@@ -47,19 +48,53 @@ def test_video_ids_are_stable_and_tell_same_named_files_apart(tmp_path):
     assert video_id_for(a).startswith("clip-")
 
 
-def test_frame_spool_round_trip(tmp_path):
-    rng = np.random.default_rng(0)
-    small = [rng.integers(0, 255, (3, 4, 3), dtype=np.uint8) for _ in range(5)]
-    frames = [cv2.resize(s, (64, 36), interpolation=cv2.INTER_CUBIC) for s in small]  # photo-like
-    spool = FrameSpool.create(tmp_path / "s", quality=100)
+def indexed_frames(n: int, size: tuple[int, int]) -> np.ndarray:
+    """Frames that show their index as their grey level (6 levels apart: far beyond H.264's error)."""
+    return np.stack([np.full((*size, 3), 10 + 6 * i, np.uint8) for i in range(n)])
+
+
+def decoded_index(frame: np.ndarray) -> int:
+    return round((float(np.median(frame)) - 10) / 6)
+
+
+def _spool(path, frames, gop):
+    spool = FrameSpool(path, fps=20, gop=gop, crf=10)
     for f in frames:
         spool.append(f)
     spool.close()
-    back = list(FrameSpool.read(tmp_path / "s", 1, 4))
-    assert len(back) == 3 and len(spool) == 5
-    for got, want in zip(back, frames[1:4], strict=True):
-        assert np.abs(got.astype(int) - want).mean() < 3  # JPEG at quality 100: near-lossless
-        assert np.abs(got.astype(int) - frames[0]).mean() > 10 or want is frames[0]  # and in order
+    return spool
+
+
+def test_frame_spool_round_trip_and_cuts_on_key_frames(tmp_path):
+    from pixelpad.video import probe
+
+    frames = indexed_frames(40, (36, 64))
+    spool = _spool(tmp_path / "s", frames, gop=8)
+    assert len(spool) == 40
+    assert [decoded_index(f) for f in FrameSpool.read(tmp_path / "s", 3, 9)] == list(range(3, 9))
+    whole = list(FrameSpool.read(tmp_path / "s"))
+    segments, files = [(24, 40), (0, 16)], [tmp_path / "a.mp4", tmp_path / "b.mp4"]
+    FrameSpool.cut(tmp_path / "s", segments, files)
+    for (start, stop), path in zip(segments, files, strict=True):
+        assert probe(path).num_frames == stop - start
+        cut = [f.image for f in iter_frames(path, threads=1)]
+        # Packets copied from a key frame on decode to the very same pixels.
+        np.testing.assert_array_equal(np.stack(cut), np.stack(whole[start:stop]))
+    with pytest.raises(SpoolError, match="frame 12 is not a key frame"):
+        FrameSpool.cut(tmp_path / "s", [(12, 20)], [tmp_path / "c.mp4"])
+
+
+def test_frame_spool_image_stats_pool_each_chunks_first_frame(tmp_path):
+    rng = np.random.default_rng(0)
+    frames = rng.integers(0, 256, (12, 8, 16, 3), dtype=np.uint8)
+    _spool(tmp_path / "s", frames, gop=4)
+    stats = FrameSpool.image_stats(tmp_path / "s", 4, 12, gop=4)
+    sampled = frames[[4, 8], ::4, ::4].reshape(-1, 3) / 255.0
+    for name, want in (("min", sampled.min(0)), ("max", sampled.max(0)), ("mean", sampled.mean(0)),
+                       ("std", sampled.std(0))):  # fmt: skip
+        np.testing.assert_allclose(stats[name], want, atol=1e-9)
+    with pytest.raises(SpoolError, match="not a finished"):
+        FrameSpool.image_stats(tmp_path / "nothing", 0, 4, gop=4)
 
 
 def test_even_box_covers_the_box_with_even_corners():

@@ -10,6 +10,9 @@ How an episode is committed (``EpisodeWriter.add_episode``):
    point — the meta/episodes file;
 4. derived files (info.json totals, stats.json, tasks.parquet) are rewritten from the episode rows.
 
+``EpisodeWriter.add_encoded_episode`` skips step 1: another process (an extraction worker) has
+encoded the episode already, so the one writer only splices and rewrites metadata.
+
 Readers only trust meta/episodes, so a crash anywhere before the last rename of step 3 leaves at
 most a video/data file holding an uncommitted tail, which readers never look at and the next writer
 cuts off (it rebuilds from committed content only). Rewriting the current file on every commit
@@ -181,6 +184,82 @@ class EpisodeWriter:
         """
         index = len(self._rows)
         where = f"episode {index} ({game})"
+        acts, described = self._describe(actions, where, game, video_id, overlay_box, task, extra)
+        staging = self.root / L.STAGING_DIR / f"episode-{index:06d}.mp4"
+        try:
+            image_stats, size = self._encode(frames, len(acts), staging, where)
+            self._commit(
+                index, acts, staging, size, self._with_image_stats(described, image_stats, len(acts))
+            )
+        finally:
+            staging.unlink(missing_ok=True)
+        return index
+
+    def add_encoded_episode(
+        self,
+        path: str | os.PathLike[str],
+        actions: np.ndarray,
+        *,
+        image_stats: dict[str, list[float]],
+        game: str,
+        video_id: str = "",
+        overlay_box: tuple[int, int, int, int] | None = None,
+        task: str = "",
+        extra: dict[str, Any] | None = None,
+    ) -> int:
+        """Commit an episode whose frames another process already encoded; returns its index.
+
+        Encoding is the slow part of :meth:`add_episode`: workers that encode their own episodes
+        (``pixelpad extract``) leave this writer only the splice and the metadata, the same commit.
+
+        Args:
+            path: an H.264 MP4 (yuv420p, no B-frames, starting on a key frame, as
+                :class:`pixelpad.video.VideoWriter` writes) of ``N`` frames at the dataset's frame rate
+                and size; read, not moved or deleted.
+            actions: ``(N, 21)`` actions, one per frame.
+            image_stats: per-channel ``min``, ``max``, ``mean``, ``std`` of the frames, in [0, 1].
+            game, video_id, overlay_box, task, extra: as :meth:`add_episode`.
+        """
+        index = len(self._rows)
+        where = f"episode {index} ({game})"
+        acts, described = self._describe(actions, where, game, video_id, overlay_box, task, extra)
+        try:
+            info = video.probe(path)
+        except video.VideoError as err:
+            raise L.DatasetError(f"{where}: {err}") from err
+        if info.codec != "h264":
+            raise L.DatasetError(f"{where}: {path} is {info.codec}, the dataset stores h264")
+        if abs(info.fps - self.fps) > 1e-3:
+            raise L.DatasetError(f"{where}: {path} is {info.fps:g} fps, the dataset is {self.fps:g}")
+        if info.num_frames != len(acts):
+            raise L.DatasetError(f"{where}: {path} has {info.num_frames} frames but {len(acts)} actions")
+        feature = self.info["features"].get(self.image_key)
+        size = (info.height, info.width)
+        if size[0] % 2 or size[1] % 2 or (feature and tuple(feature["shape"][:2]) != size):
+            want = f"{feature['shape'][1]}x{feature['shape'][0]}" if feature else "even-sized"
+            raise L.DatasetError(f"{where}: {path} is {size[1]}x{size[0]}, the dataset stores {want} frames")
+        stats = {}
+        for name in ("min", "max", "mean", "std"):
+            value = np.asarray(image_stats.get(name, ()), np.float64)
+            if value.shape != (3,) or not np.all((value >= 0) & (value <= 1)):
+                raise L.DatasetError(
+                    f"{where}: image_stats[{name!r}] must be 3 values in [0, 1], got {value}"
+                )
+            stats[name] = value.tolist()
+        self._commit(index, acts, Path(path), size, self._with_image_stats(described, stats, len(acts)))
+        return index
+
+    def _describe(
+        self,
+        actions: np.ndarray,
+        where: str,
+        game: str,
+        video_id: str,
+        overlay_box: tuple[int, int, int, int] | None,
+        task: str,
+        extra: dict[str, Any] | None,
+    ) -> tuple[np.ndarray, dict[str, Any]]:
+        """Validated actions, and the row's columns that describe the episode (the rest say where it is)."""
         acts = A.validate(actions, where=f"{where}: actions")
         if acts.ndim != 2 or len(acts) == 0:
             raise L.DatasetError(f"{where}: actions must be (N, {A.ACTION_DIM}) with N > 0, got {acts.shape}")
@@ -192,22 +271,17 @@ class EpisodeWriter:
             extra_json = json.dumps(extra or {})
         except TypeError as err:
             raise L.DatasetError(f"{where}: extra is not JSON-serialisable: {err}") from err
-        staging = self.root / L.STAGING_DIR / f"episode-{index:06d}.mp4"
-        try:
-            image_stats, size = self._encode(frames, len(acts), staging, where)
-            described = {  # the row's columns that describe the episode (the rest say where it is)
-                "tasks": [task],
-                **_stat_columns("action", _action_stats(acts)),
-                **_stat_columns(self.image_key, {**image_stats, "count": [len(acts)]}),
-                "game": game,
-                "video_id": video_id,
-                "overlay_box": list(overlay_box) if overlay_box is not None else None,
-                "extra": extra_json,
-            }
-            self._commit(index, acts, staging, size, described)
-        finally:
-            staging.unlink(missing_ok=True)
-        return index
+        return acts, {
+            "tasks": [task],
+            **_stat_columns("action", _action_stats(acts)),
+            "game": game,
+            "video_id": video_id,
+            "overlay_box": list(overlay_box) if overlay_box is not None else None,
+            "extra": extra_json,
+        }
+
+    def _with_image_stats(self, described: dict[str, Any], stats: dict[str, list[float]], n: int) -> dict:
+        return {**described, **_stat_columns(self.image_key, {**stats, "count": [n]})}
 
     def _encode(
         self, frames: Iterable[np.ndarray], n: int, staging: Path, where: str

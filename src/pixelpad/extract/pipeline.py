@@ -8,13 +8,16 @@ template bank for localisation and, if given, the parser. Called with a task it:
 3. decodes the video once, converting only the overlay's region and a small letterboxed copy of
    each frame (:mod:`pixelpad.extract.frames`): the overlay is read by the template reader and
    (pairs of consecutive crops) by the parser, and the copy, with the overlay box blacked out, is
-   JPEG-spooled to disk (so a ten-hour video needs no memory for its frames); frames are
-   resampled to the dataset's frame rate on the way;
+   H.264-encoded to a spool on disk with a key frame at every chunk (:mod:`pixelpad.extract.spool`;
+   a ten-hour video needs no memory for its frames); frames are resampled to the dataset's frame
+   rate on the way;
 4. chooses (or blends) the readers, smooths, refines (the parser's sticks centred and normalised,
    the template reader's rest offsets removed within a pixel and a half, null frames, < 50 %
    non-null chunks dropped, action density): an idle video is ``too_idle``;
-5. returns the kept segments, the spool and the metadata as a JSON-able result, which the driver
-   (:mod:`pixelpad.extract.run`) writes as episodes — one writer, whatever the engine.
+5. cuts each kept segment out of the spool as an episode file (packets copied, not re-encoded) and
+   returns them with the metadata as a JSON-able result; the driver (:mod:`pixelpad.extract.run`)
+   commits them as episodes — one writer, whatever the engine, but the encoding is done here, in
+   parallel workers.
 
 Errors never escape: every exception becomes a ``failed`` result with its reason.
 """
@@ -40,7 +43,7 @@ from pixelpad.actions import ACTION_DIM
 from pixelpad.errors import PixelpadError
 from pixelpad.extract.frames import FrameConverter, letterbox_geometry
 from pixelpad.extract.manifest import DONE, FAILED, NO_OVERLAY, TOO_IDLE
-from pixelpad.extract.spool import FrameSpool
+from pixelpad.extract.spool import VIDEO_NAME, FrameSpool
 from pixelpad.overlay.refine import RefineConfig, refine
 from pixelpad.overlay.smoothing import smooth
 from pixelpad.video import crop
@@ -73,7 +76,8 @@ class ExtractConfig:
     smooth_window: int = 3
     parser_batch: int = 64
     parser_device: str = "cpu"
-    jpeg_quality: int = 95
+    crf: int = 20  # x264 settings of the stored frames (the dataset's encoding)
+    preset: str = "veryfast"
     decode_threads: int = 0  # FFmpeg decoding threads (0: FFmpeg decides)
     # Localisation samples key frames only in videos longer than this many frames: decoding its
     # evenly spread samples otherwise decodes nearly every frame, a second full decode (the read pass
@@ -88,6 +92,8 @@ class ExtractConfig:
             raise ExtractError(f"reader must be one of {', '.join(READERS)}, got {self.reader!r}")
         if self.reader == "parser" and not self.parser:
             raise ExtractError("--reader parser needs --parser CHECKPOINT_DIR")
+        if self.frame_size[0] % 2 or self.frame_size[1] % 2 or min(self.frame_size) < 2:
+            raise ExtractError(f"frame_size must be even (H.264), got {self.frame_size}")
         if not self.skins:
             raise ExtractError("extraction needs at least one skin directory (--skins)")
 
@@ -248,7 +254,7 @@ class VideoExtractor:
         pair_crop = (
             (self.parser.config.image_height, self.parser.config.image_width // 2) if self.parser else None
         )
-        spool = FrameSpool.create(self.staging / task["video_id"], quality=cfg.jpeg_quality)
+        spool = FrameSpool(self.staging / task["video_id"], cfg.fps, cfg.refine.horizon, cfg.crf, cfg.preset)
         previous_crop: np.ndarray | None = None
         k = 0
         try:
@@ -280,8 +286,10 @@ class VideoExtractor:
                 self._run_parser(p_images, p_reads, p_vis)
             if t_images:
                 self._run_template(template, t_images, t_reads, t_vis)
-        finally:
-            spool.close()
+        except BaseException:
+            spool.abort()
+            raise
+        spool.close()
         n = len(spool)
         return {
             "num_frames": n,
@@ -361,4 +369,19 @@ class VideoExtractor:
             return {"status": TOO_IDLE, "details": details, "reason": why}
         np.save(spool_dir / "actions.npy", refined.actions)
         details["segments"] = [list(s) for s in refined.segments]
-        return {"status": DONE, "details": details, "spool": str(spool_dir)}
+        return {"status": DONE, "details": details, "spool": str(spool_dir),
+                "episodes": self._cut_episodes(spool_dir, refined.segments)}  # fmt: skip
+
+    def _cut_episodes(self, spool_dir: Path, segments: list[tuple[int, int]]) -> list[dict[str, Any]]:
+        """Each kept segment's frames as an episode file (packets copied from the spool) and its image
+        statistics, for the driver to commit; the spool's video is removed once cut."""
+        files = [spool_dir / f"episode-{start:09d}-{stop:09d}.mp4" for start, stop in segments]
+        FrameSpool.cut(spool_dir, segments, files)
+        gop = self.config.refine.horizon
+        episodes = [
+            {"segment": [start, stop], "video": str(path),
+             "image_stats": FrameSpool.image_stats(spool_dir, start, stop, gop)}
+            for (start, stop), path in zip(segments, files, strict=True)
+        ]  # fmt: skip
+        (spool_dir / VIDEO_NAME).unlink()
+        return episodes

@@ -1,7 +1,9 @@
 """The driver of ``pixelpad extract``: run the per-video function over a batch, write the dataset.
 
-Workers (in-process, a process pool, or Ray actors) return results; this driver alone writes the
-dataset (the episode writer allows one writer) and the manifest, in completion order. Resuming:
+Workers (in-process, a process pool, or Ray actors) return results with their episodes already
+encoded; this driver alone commits them to the dataset (the episode writer allows one writer:
+splicing packets and rewriting metadata, no encoding) and writes the manifest, in completion order.
+Resuming:
 
 * videos whose last manifest record is final are skipped;
 * a video is recorded ``done`` only after all its episodes are committed; if the driver dies
@@ -61,24 +63,24 @@ def _committed_segments(root: Path) -> set[tuple[str, int, int]]:
     return found
 
 
-def _write_episodes(writer: Any, result: dict[str, Any], config: ExtractConfig, committed: set) -> list[int]:
-    """Commit the kept segments of a ``done`` result as episodes; returns their indices."""
+def write_episodes(writer: Any, result: dict[str, Any], config: ExtractConfig, committed: set) -> list[int]:
+    """Commit the episode files a worker cut for a ``done`` result; returns their indices."""
     details = result["details"]
-    spool = result["spool"]
-    actions = np.load(Path(spool) / "actions.npy")
+    actions = np.load(Path(result["spool"]) / "actions.npy")
     box = details.get("stored_box")
     meta = {k: details[k] for k in ("skin", "reader", "density", "locate_confidence") if k in details}
     for key in ("template_confidence", "parser_confidence", "agreement"):
         if key in details:
             meta[key] = details[key]
     episodes = []
-    for start, stop in details["segments"]:
+    for episode in result["episodes"]:
+        start, stop = episode["segment"]
         if (result["video_id"], start, stop) in committed:
             continue
         extra = {**meta, "source": result["path"], "segment": [start, stop]}
         episodes.append(
-            writer.add_episode(
-                FrameSpool.read(spool, start, stop), actions[start:stop], game=config.game,
+            writer.add_encoded_episode(
+                episode["video"], actions[start:stop], image_stats=episode["image_stats"], game=config.game,
                 video_id=result["video_id"], overlay_box=tuple(box) if box else None, extra=extra,
             )
         )  # fmt: skip
@@ -109,14 +111,16 @@ def extract(
         return manifest.counts()
     committed = _committed_segments(root)
     factory = functools.partial(VideoExtractor, config.to_json())
-    with EpisodeWriter(root, fps=config.fps) as writer:
+    # Workers encode with a key frame at every chunk (where kept segments start); the dataset says so.
+    encoding = {"crf": config.crf, "preset": config.preset, "gop": config.refine.horizon}
+    with EpisodeWriter(root, fps=config.fps, **encoding) as writer:
         results = run_engine(engine, factory, pending, workers, gpus_per_worker=gpus_per_worker)
         for _task, result in tqdm(results, total=len(pending), desc="videos", disable=not progress):
             details = result.get("details", {})
             status, reason = result["status"], result.get("reason", "")
             if status == DONE:
                 try:
-                    details["episodes"] = _write_episodes(writer, result, config, committed)
+                    details["episodes"] = write_episodes(writer, result, config, committed)
                 except (DatasetError, OSError) as err:
                     status, reason = FAILED, f"writing episodes: {err}"
                 finally:
