@@ -240,6 +240,9 @@ def main() -> None:
     ap.add_argument("--parser", default=None, help="parser checkpoint directory (adds the parser's figures)")
     ap.add_argument("--threads", type=int, default=1, help="decoding threads, pipeline and bare decode alike "
                     "(1: one worker per core, as a batch runs; 0: FFmpeg decides)")  # fmt: skip
+    ap.add_argument(
+        "--preset", default="veryfast", help="x264 preset the workers encode the stored frames with"
+    )
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--keep", default=None, help="keep the videos here (reused by a later run) instead of a "
                     "temporary folder")  # fmt: skip
@@ -269,7 +272,7 @@ def main() -> None:
             config = ExtractConfig(
                 out=str(root / f"out-{name}"), skins=(str(default_skins_dir()),), reader=name, parser=parser,
                 features=("sift",), refine=RefineConfig(min_density=0.0, min_non_null=0.0),  # all frames
-                decode_threads=args.threads,
+                decode_threads=args.threads, preset=args.preset,
             )  # fmt: skip
             t0 = time.perf_counter()
             extractor = VideoExtractor(config)
@@ -308,6 +311,7 @@ def main() -> None:
     print("ratio: pipeline (probe, locate, read, refine, frames encoded as episodes) frames/s / bare decode;")
     print("cpu: the same ratio per CPU second (all threads; steadier than wall time on a shared machine);")
     print(f"decoding threads: {args.threads} (0: FFmpeg decides), in the pipeline and the bare decode alike;")
+    print(f"stored frames: H.264 at preset {args.preset}, encoded by the worker (in the pipeline's figures);")
     print("steady: the decode-read-store loop alone (no locate, no rendering of the reader's pictures);")
     print("locate, set-up: seconds per video; a video of N frames runs at about")
     print("  N / (locate + set-up + N / steady) frames/s, so stream-length videos run at the steady ratio")
