@@ -125,3 +125,45 @@ def test_big_overlays_are_read_at_the_capped_working_size():
     assert max(big.size) <= big.config.max_side + 1 < max(skin.size) * 2
     small = TemplateReader(skin, np.array([[0.1, 0, 0], [0, 0.1, 0]]))
     assert abs(max(small.size) - 0.1 * max(skin.size)) <= 2  # smaller ones at their own size
+
+
+@pytest.mark.parametrize(
+    ("name", "factor"),
+    [
+        ("nintendospy/pc360-default", 0.3),
+        ("nintendospy/pc360-default", 0.6),
+        ("input-overlay/dualsense", 0.12),
+    ],
+)
+def test_tiled_renderings_equal_whole_skin_renders_blurred_and_warped(name, factor):
+    """Renderings are the base picture's plus each action's tile: the same as rendering the whole skin
+    at every action, then blurring and warping it (the definition), to float precision."""
+    import cv2
+
+    from pixelpad.actions import ACTION_DIM, INDEX
+    from pixelpad.overlay.template_assets import _Renderer
+
+    skin = _skin(name)
+    renderer = _Renderer(skin, factor)
+    rng = np.random.default_rng(0)
+    r = renderer.factor / renderer.render_factor
+    assert r < 1  # the blurred case
+    for side in skin.sticks():
+        box = renderer.working_box(skin.regions()[f"{side}_x"], 3)
+        actions = np.zeros((12, ACTION_DIM), np.float32)
+        actions[:, INDEX[f"{side}_x"]], actions[:, INDEX[f"{side}_y"]] = rng.uniform(-1, 1, (2, 12))
+        if f"{side}_thumb" in skin.controls:
+            actions[::2, INDEX[f"{side}_thumb"]] = 1
+        actions[:, INDEX["south"]] = rng.integers(0, 2, 12)  # a button too, wherever it is
+        colour, alpha = renderer.render(box, actions)
+        ux, uy, uw, uh = box
+        for k, action in enumerate(actions):
+            rgba = renderer.render_skin.render(action, as_float=True)
+            rgba[..., :3] *= rgba[..., 3:]
+            rgba = cv2.GaussianBlur(rgba, (0, 0), 0.4 / r)
+            want = cv2.warpAffine(
+                rgba, np.array([[r, 0, -ux], [0, r, -uy]]), (uw, uh), flags=cv2.INTER_LINEAR
+            )
+            np.testing.assert_allclose(colour[k], want[..., :3], atol=1e-5)
+            np.testing.assert_allclose(alpha[k], want[..., 3], atol=1e-5)
+        assert np.ptp(colour, axis=0).max() > 0.2  # the cap moves: the renderings differ

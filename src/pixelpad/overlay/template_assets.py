@@ -23,7 +23,7 @@ import cv2
 import numpy as np
 
 from pixelpad.actions import ACTION_DIM, INDEX, NUM_BUTTONS
-from pixelpad.overlay.skin import Box, Skin, Static, resize_skin
+from pixelpad.overlay.skin import BUTTON_PRESSED, Box, Skin, Static, Stick, resize_skin
 from pixelpad.overlay.template_fit import Templates
 
 log = logging.getLogger(__name__)
@@ -145,34 +145,71 @@ def _over(canvas: np.ndarray, layer: np.ndarray) -> None:
     canvas[..., :3], canvas[..., 3:] = rgb, out_a
 
 
-def _drawer(region: Skin, actions: np.ndarray):
-    """``action -> region.render(action, as_float=True)`` for the actions of ``actions (K, 21)``, drawing
-    only the elements that differ between them: those below them are drawn once, and those above
-    once into a layer put over each picture (hundreds of stick renderings differ by one sprite)."""
-    varying = {name for name, i in INDEX.items() if np.ptp(actions[:, i]) > 0}
-    elements = region.elements
-    dynamic = [i for i, e in enumerate(elements) if varying & set(e.controls())]
-    if not dynamic:
-        picture = region.render(actions[0], as_float=True)
-        return lambda action: picture.copy()
-    first, last = dynamic[0], dynamic[-1]
-    below = np.zeros((*region.size, 4), np.float32)
-    above = np.zeros((*region.size, 4), np.float32)
-    for e in elements[:first]:
-        e.draw(below, actions[0])
-    for e in elements[last + 1 :]:
-        e.draw(above, actions[0])
-    covered = bool(above[..., 3].any())
+class _Layers:
+    """One region's renderings for many actions, as a shared base picture plus, per action, the tile
+    its moving parts touch.
 
-    def draw(action: np.ndarray) -> np.ndarray:
-        canvas = below.copy()
-        for e in elements[first : last + 1]:
-            e.draw(canvas, action)
-        if covered:
-            _over(canvas, above)
+    The elements whose controls differ between the actions are *dynamic*; those below them are
+    drawn once, and those above once into a layer put over each picture. Outside a dynamic element's
+    sprite a picture equals the base (every element but the dynamic ones drawn), so only the tile
+    around the sprites differs: hundreds of stick renderings differ by one cap a fraction of the
+    stick's box in size.
+    """
+
+    def __init__(self, region: Skin, actions: np.ndarray) -> None:
+        varying = {name for name, i in INDEX.items() if np.ptp(actions[:, i]) > 0}
+        elements = region.elements
+        dynamic = [i for i, e in enumerate(elements) if varying & set(e.controls())]
+        first, last = (dynamic[0], dynamic[-1]) if dynamic else (len(elements), len(elements) - 1)
+        self.size = region.size
+        self.below = np.zeros((*region.size, 4), np.float32)
+        self.above = np.zeros((*region.size, 4), np.float32)
+        for e in elements[:first]:
+            e.draw(self.below, actions[0])
+        for e in elements[last + 1 :]:
+            e.draw(self.above, actions[0])
+        self.covered = bool(self.above[..., 3].any())
+        self.middle = elements[first : last + 1]
+        self.dynamic = [elements[i] for i in dynamic]
+        base = self.below.copy()
+        for e in self.middle:
+            if e not in self.dynamic:
+                e.draw(base, actions[0])
+        self.base = self._finish(base)
+
+    def _finish(self, canvas: np.ndarray, above: np.ndarray | None = None) -> np.ndarray:
+        """``canvas`` (straight alpha, changed in place) with the above layer over it, premultiplied."""
+        if self.covered:
+            _over(canvas, self.above if above is None else above)
+        canvas[..., :3] *= canvas[..., 3:]  # premultiplied: blurring and warping stay exact
         return canvas
 
-    return draw
+    def tile(self, action: np.ndarray, margin: int) -> Box:
+        """The box the dynamic elements draw into for ``action``, grown by ``margin``, clipped."""
+        boxes = []
+        for e in self.dynamic:
+            if isinstance(e, Stick):
+                dx, dy = e.offset(action)
+                click = e.click
+                sprite = e.pressed if click and action[INDEX[click]] >= BUTTON_PRESSED else e.released
+                boxes.append((e.x + dx, e.y + dy, sprite.shape[1], sprite.shape[0]))
+            else:
+                boxes.append(e.box())
+        if not boxes:
+            return (0, 0, 0, 0)
+        x0, y0 = min(b[0] for b in boxes) - margin, min(b[1] for b in boxes) - margin
+        x1 = max(b[0] + b[2] for b in boxes) + margin
+        y1 = max(b[1] + b[3] for b in boxes) + margin
+        return _clip_box((x0, y0, x1 - x0, y1 - y0), self.size)
+
+    def delta(self, action: np.ndarray, tile: Box) -> np.ndarray:
+        """The premultiplied picture for ``action`` minus the base, inside ``tile`` (zero outside it)."""
+        x, y, w, h = tile
+        canvas = self.below.copy()
+        for e in self.middle:
+            e.draw(canvas, action)
+        part = self._finish(canvas[y : y + h, x : x + w], self.above[y : y + h, x : x + w])
+        return part - self.base[y : y + h, x : x + w]
 
 
 class _Renderer:
@@ -200,15 +237,34 @@ class _Renderer:
         bx, by = math.floor(ux / r) - pad, math.floor(uy / r) - pad
         bw, bh = math.ceil((ux + uw) / r) + pad - bx, math.ceil((uy + uh) / r) + pad - by
         region = _region_skin(self.render_skin, (bx, by, bw, bh))
+        layers = _Layers(region, actions)
+        sigma = 0.4 / r if r < 1 else 0.0  # what area-averaging does
+        # Blurring and warping are linear: each picture is the base's result plus its tile's. The
+        # region's padding keeps the border rule of the blur away from every pixel the warp samples.
+        base = cv2.GaussianBlur(layers.base, (0, 0), sigma) if sigma else layers.base
         to_working = np.array([[r, 0, r * bx - ux], [0, r, r * by - uy]], np.float64)
-        draw = _drawer(region, actions)
         out = np.empty((len(actions), uh, uw, 4), np.float32)
+        out[:] = cv2.warpAffine(base, to_working, (uw, uh), flags=cv2.INTER_LINEAR)
+        spread = math.ceil(4 * sigma) + 1  # OpenCV's Gaussian kernel reaches about 4 sigma
         for k, action in enumerate(actions):
-            rgba = draw(action)
-            rgba[..., :3] *= rgba[..., 3:]  # premultiplied: blurring and warping stay exact
-            if r < 1:
-                rgba = cv2.GaussianBlur(rgba, (0, 0), 0.4 / r)  # what area-averaging does
-            out[k] = cv2.warpAffine(rgba, to_working, (uw, uh), flags=cv2.INTER_LINEAR)
+            tile = layers.tile(action, spread)
+            tx, ty, tw, th = tile
+            if tw == 0 or th == 0:
+                continue
+            delta = layers.delta(action, tile)
+            if sigma:  # zero outside the tile, as the whole region's difference is
+                delta = cv2.GaussianBlur(delta, (0, 0), sigma, borderType=cv2.BORDER_CONSTANT)
+            # The working pixels whose bilinear taps reach the tile.
+            shift = to_working[:, 2] + r * np.array([tx, ty])
+            ox, oy = max(0, math.floor(shift[0] - r) - 1), max(0, math.floor(shift[1] - r) - 1)
+            ox1 = min(uw, math.ceil(shift[0] + r * tw) + 2)
+            oy1 = min(uh, math.ceil(shift[1] + r * th) + 2)
+            if ox1 <= ox or oy1 <= oy:
+                continue
+            matrix = np.array([[r, 0, shift[0] - ox], [0, r, shift[1] - oy]], np.float64)
+            out[k, oy:oy1, ox:ox1] += cv2.warpAffine(
+                delta, matrix, (ox1 - ox, oy1 - oy), flags=cv2.INTER_LINEAR
+            )
         return out[..., :3], out[..., 3]
 
 
