@@ -147,6 +147,8 @@ class GameSession:
         if self.process is not None:
             self.process.close()
             self.process = None
+        if getattr(self, "_watch", None) is not None:
+            self._watch.close()
         self.clock.close()
         if os.path.isdir(self.home):
             shutil.rmtree(self.home, ignore_errors=True)
