@@ -10,7 +10,7 @@ import numpy as np
 
 from pixelpad.overlay.bank import BACKGROUNDS, TemplateBank
 from pixelpad.overlay.features import Features
-from pixelpad.overlay.guided import _close_pairs, guided_matches
+from pixelpad.overlay.guided import _close_pairs, guided_matches, stack_frames
 from pixelpad.overlay.procedural import procedural_skins
 
 
@@ -43,6 +43,33 @@ def test_guided_matches_pick_the_closest_descriptor_near_the_projection():
     for k, j in pairs:  # ... and every match is near its projection and close in descriptor
         assert np.linalg.norm(frame_kp[k] - points[j]) < 2.0
         assert np.linalg.norm(frame_desc[k] - descriptors[j]) < 0.5
+
+
+def test_stacked_frames_match_as_each_frame_alone():
+    """All frames' keypoints searched at once give each frame's own matches, in frame order."""
+    rng = np.random.default_rng(3)
+    points = rng.uniform(10, 90, (40, 2))
+    descriptors = rng.normal(size=(40, 16)).astype(np.float32)
+    descriptors /= np.linalg.norm(descriptors, axis=1, keepdims=True)
+    per_frame = {}
+    for number in (0, 3, 7, 9):  # frame numbers as a first look picks them; one frame has no keypoints
+        n = 0 if number == 7 else 60
+        seen = rng.choice(40, min(n, 25), replace=False)
+        kp = np.concatenate(
+            [points[seen] + rng.normal(0, 0.7, (len(seen), 2)), rng.uniform(0, 100, (n - len(seen), 2))]
+        )
+        desc = np.concatenate(
+            [descriptors[seen] + rng.normal(0, 0.05, (len(seen), 16)), rng.normal(size=(n - len(seen), 16))]
+        )
+        per_frame[number] = Features(kp.astype(np.float32), desc.astype(np.float32))
+    stacked = stack_frames({"sift": per_frame})["sift"]
+    q, t = guided_matches(stacked.features, points, descriptors, 2.5, 0.6)
+    expected = []
+    for number, feats in per_frame.items():
+        fq, ft = guided_matches(feats, points, descriptors, 2.5, 0.6)
+        expected += [(number, feats.keypoints[i].tolist(), j) for i, j in zip(fq, ft, strict=True)]
+    got = [(stacked.frame[i], stacked.features.keypoints[i].tolist(), j) for i, j in zip(q, t, strict=True)]
+    assert got == expected and len(expected) >= 50
 
 
 def test_bank_cache_is_reused_and_keyed_by_the_templates(tmp_path):

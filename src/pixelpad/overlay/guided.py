@@ -8,6 +8,9 @@ template keypoints (all colourways, all scales) is projected into the frame and 
 frame keypoint *near its projection* whose descriptor is closest, if close enough: the position does
 the disambiguation a ratio test would, so no neighbour crowding can hide a match. A RANSAC refit on
 those matches, twice with a shrinking search radius, gives more inliers and a tighter box.
+
+The sampled frames' keypoints of one feature kind are searched in one go (:func:`stack_frames`):
+done frame by frame, 33 calls per radius and layout, the per-call overhead was most of the time.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from pixelpad.overlay.features import Features
 # unit length). Measured at the true transform on benchmark videos: right-layout pairs have medians
 # 0.5-0.8, wrong-layout pairs at the same place 0.75-1.0.
 MAX_DISTANCE = {"sift": 0.7, "xfeat": 0.8}
+CHUNK = 1 << 15  # descriptor pairs compared at once
 
 
 @dataclass(frozen=True)
@@ -37,6 +41,28 @@ class GuidedFit:
     inliers: int
     support: float
     distinct: int
+
+
+@dataclass(frozen=True)
+class FramePoints:
+    """One feature kind's keypoints of all sampled frames, stacked: ``features`` (N rows) and ``frame``
+    ``(N,)`` the frame number of each row."""
+
+    features: Features
+    frame: np.ndarray
+
+
+def stack_frames(features: dict[str, dict[int, Features]]) -> dict[str, FramePoints]:
+    """``{kind: {frame number: Features}}`` -> ``{kind: FramePoints}``, frames in the dict's order."""
+    stacked = {}
+    for kind, per_frame in features.items():
+        frames = list(per_frame.values())
+        dim = frames[0].descriptors.shape[1] if frames else 0
+        keypoints = np.concatenate([f.keypoints for f in frames] or [np.zeros((0, 2), np.float32)])
+        descriptors = np.concatenate([f.descriptors for f in frames] or [np.zeros((0, dim), np.float32)])
+        numbers = np.repeat(np.fromiter(per_frame, np.int64, len(per_frame)), [len(f) for f in frames])
+        stacked[kind] = FramePoints(Features(keypoints, descriptors), numbers)
+    return stacked
 
 
 def layout_keypoints(bank: TemplateBank, kind: str, layout: int) -> tuple[np.ndarray, np.ndarray]:
@@ -81,7 +107,8 @@ def guided_matches(
     """Pairs (frame keypoint, template keypoint) with the keypoint within ``radius`` of the projection.
 
     Args:
-        frame: one frame's features, ``n`` keypoints.
+        frame: one frame's features, ``n`` keypoints (or several frames' stacked: each row is its own
+            keypoint, so the answer is that of each frame alone, concatenated).
         points: ``(m, 2)`` template keypoints projected into the frame.
         descriptors: ``(m, D)`` their descriptors.
     Returns:
@@ -98,7 +125,11 @@ def guided_matches(
     fi, ti = _close_pairs(frame.keypoints[near], points, radius, lo)
     if len(fi) == 0:
         return empty, empty
-    dist = np.linalg.norm(frame.descriptors[near[fi]] - descriptors[ti], axis=1)
+    dist = np.empty(len(fi), np.float32)
+    for start in range(0, len(fi), CHUNK):  # bounded temporaries: all frames' pairs can be 10^5-10^6
+        part = slice(start, start + CHUNK)
+        diff = frame.descriptors[near[fi[part]]] - descriptors[ti[part]]
+        dist[part] = np.sqrt(np.einsum("ij,ij->i", diff, diff))
     good = dist < max_distance
     fi, ti, dist = fi[good], ti[good], dist[good]
     order = np.lexsort((dist, fi))  # per frame keypoint, closest descriptor first
@@ -112,7 +143,7 @@ def refine(
     bank: TemplateBank,
     layout: int,
     affine: np.ndarray,
-    features: dict[str, dict[int, Features]],
+    frames: dict[str, FramePoints],
     num_frames: int,
     frame_width: int,
     radii: tuple[float, ...] = (0.02, 0.008),
@@ -120,22 +151,23 @@ def refine(
 ) -> GuidedFit | None:
     """Guided matching and refit of ``layout`` around ``affine``; None if too few matches remain.
 
-    ``radii`` and ``reprojection`` are shares of ``frame_width``; ``features`` is
-    ``{kind: {frame number: Features}}`` as :func:`pixelpad.overlay.locate.frame_features` gives.
+    ``radii`` and ``reprojection`` are shares of ``frame_width``; ``frames`` is the sampled frames'
+    features as :func:`stack_frames` gives them.
     """
-    keypoints = {kind: layout_keypoints(bank, kind, layout) for kind in features}
+    keypoints = {kind: layout_keypoints(bank, kind, layout) for kind in frames}
     fit: GuidedFit | None = None
     for radius in radii:
         src, dst, which, ids = [], [], [], []
-        for number, (kind, per_frame) in enumerate(features.items()):
+        for number, (kind, stacked) in enumerate(frames.items()):
             points, descriptors = keypoints[kind]
             projected = points @ affine[:, :2].T + affine[:, 2]
-            for f, feats in per_frame.items():
-                q, t = guided_matches(feats, projected, descriptors, radius * frame_width, MAX_DISTANCE[kind])
-                src.append(points[t])
-                dst.append(feats.keypoints[q])
-                which.append(np.full(len(q), f))
-                ids.append(t * len(features) + number)
+            q, t = guided_matches(
+                stacked.features, projected, descriptors, radius * frame_width, MAX_DISTANCE[kind]
+            )
+            src.append(points[t])
+            dst.append(stacked.features.keypoints[q])
+            which.append(stacked.frame[q])
+            ids.append(t * len(frames) + number)
         src_all, dst_all, which_all = np.concatenate(src), np.concatenate(dst), np.concatenate(which)
         if len(src_all) < 3:
             return fit

@@ -42,7 +42,7 @@ import numpy as np
 from pixelpad.overlay.bank import TemplateBank
 from pixelpad.overlay.features import FeatureError
 from pixelpad.overlay.first_pass import Box, box_of, first_fits, plausible, pool_matches, template_of
-from pixelpad.overlay.guided import GuidedFit, refine
+from pixelpad.overlay.guided import FramePoints, GuidedFit, refine, stack_frames
 from pixelpad.overlay.photometric import agreement, choose_template
 
 log = logging.getLogger(__name__)
@@ -143,7 +143,7 @@ def frame_features(frames: np.ndarray, bank: TemplateBank, config: LocateConfig 
 
 
 def _refine_best(
-    bank: TemplateBank, first: dict, features: dict, shape, cfg: LocateConfig, shortlist: int
+    bank: TemplateBank, first: dict, frames: dict[str, FramePoints], shape, cfg: LocateConfig, shortlist: int
 ) -> dict:
     """Guided refinement of the ``shortlist`` layouts with most first-pass inliers: {layout: GuidedFit}.
 
@@ -152,7 +152,7 @@ def _refine_best(
     n, h, w = shape[:3]
     results: dict[int, GuidedFit] = {}
     for lay in sorted(first, key=lambda lay: first[lay][1], reverse=True)[:shortlist]:
-        guided = refine(bank, lay, first[lay][0], features, n, w, (0.02, 0.008), cfg.reprojection)
+        guided = refine(bank, lay, first[lay][0], frames, n, w, (0.02, 0.008), cfg.reprojection)
         if guided is not None and plausible(guided.affine, (h, w), template_of(bank, lay).size, cfg):
             results[lay] = guided
     return results
@@ -227,7 +227,8 @@ def _search(
     cv2.setRNGSeed(0)  # RANSAC draws from OpenCV's global generator: the same frames, the same answer
     shape = (num_frames, *frame_size)
     first = first_fits(bank, pool_matches(bank, features, cfg, memo=memo), frame_size, cfg)
-    results = _refine_best(bank, first, features, shape, cfg, cfg.shortlist)
+    stacked = stack_frames(features)
+    results = _refine_best(bank, first, stacked, shape, cfg, cfg.shortlist)
     weights = {lay: _weigh(bank, lay, fit, mean_frame) for lay, fit in results.items()}
     if results and cfg.region_k:
         # Where the best fit lies there is an overlay, maybe of a layout the whole-frame pass never
@@ -237,7 +238,7 @@ def _search(
         region = (x - w / 4, y - h / 4, x + w * 5 / 4, y + h * 5 / 4)
         region_cfg = replace(cfg, k=cfg.region_k, checks=cfg.region_checks)
         first = first_fits(bank, pool_matches(bank, features, region_cfg, region), frame_size, cfg)
-        more = _refine_best(bank, {k: v for k, v in first.items() if k not in results}, features,
+        more = _refine_best(bank, {k: v for k, v in first.items() if k not in results}, stacked,
                             shape, cfg, cfg.region_shortlist)  # fmt: skip
         results |= more
         weights |= {lay: _weigh(bank, lay, fit, mean_frame) for lay, fit in more.items()}
