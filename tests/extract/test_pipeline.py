@@ -135,3 +135,20 @@ def test_long_videos_are_located_on_key_frames_only(extractor, video_batch, monk
     result = extractor(make_task(video_batch["pc360"]))
     assert result["status"] == "no_overlay"  # what the stand-in found
     assert seen[0].keyframes_above == extractor.config.locate_keyframes_above == 720
+
+
+def test_a_video_failing_after_its_read_pass_leaves_no_spool(extractor, video_batch, monkeypatch):
+    import pixelpad.extract.pipeline as pipeline_module
+
+    task = make_task(video_batch["pc360"])
+    spool = extractor.staging / task["video_id"]
+    spooled = []
+
+    def broken_refine(*args, **kwargs):
+        spooled.append(spool.exists())
+        raise RuntimeError("refinement broke")
+
+    monkeypatch.setattr(pipeline_module, "refine", broken_refine)
+    result = extractor(task)
+    assert result["status"] == "failed" and "refinement broke" in result["reason"]
+    assert spooled == [True] and not spool.exists()  # written by the read pass, removed after the failure

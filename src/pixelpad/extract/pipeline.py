@@ -194,6 +194,8 @@ class VideoExtractor:
         except Exception as err:  # a bug or a library failure on odd input: record it, keep going
             log.error("video %s: %s", task["path"], traceback.format_exc())
             result = {"status": FAILED, "reason": f"{type(err).__name__}: {err}"}
+        if result["status"] != DONE:  # a failure after the read pass leaves its spool behind
+            FrameSpool.remove(self.staging / task["video_id"])
         result.setdefault("details", {})["seconds"] = round(time.perf_counter() - start, 3)
         return {**base, "reason": "", **result}
 
