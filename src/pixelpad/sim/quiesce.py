@@ -220,7 +220,10 @@ class QuiescenceWatch:
         server_pids: the X server's process ids.
         parked_tids: returns the threads parked in the shim and not yet released.
         interval_s: time between the first two looks; it grows by half each look up to
-            ``max_interval_s``, so a game busy for long costs few looks.
+            ``max_interval_s``, so a game busy for long costs few looks. The cap is what a step
+            loses (up to twice: the look that sees the game asleep, the one that confirms it) after
+            the game is done; with the running-thread look a few microseconds, 1 ms costs less
+            than 0.3 ms of controller CPU a step more than 3 ms did.
     """
 
     def __init__(
@@ -229,7 +232,7 @@ class QuiescenceWatch:
         server_pids: list[int],
         parked_tids: Callable[[], set[int]],
         interval_s: float = 0.0002,
-        max_interval_s: float = 0.003,
+        max_interval_s: float = 0.001,
     ) -> None:
         self._tree = tree
         self._server_pids = server_pids
