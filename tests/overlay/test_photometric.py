@@ -14,6 +14,7 @@ from pixelpad.overlay.photometric import (
     align,
     choose_template,
     colourway_residuals,
+    explained,
     premultiplied_warp,
 )
 from pixelpad.overlay.procedural import procedural_skins
@@ -136,3 +137,25 @@ def test_align_moves_a_transform_that_is_off_by_pixels_back_onto_the_overlay(sib
     far[:, 2] += (9.0, 0.0)  # beyond max_shift: not believed
     assert np.array_equal(align(images, far, mean, ColourwayConfig(max_shift=3.0)), far)
     assert np.array_equal(align(images, off, mean, ColourwayConfig(max_shift=0.0)), off)
+
+
+def test_explained_detail_is_high_for_the_overlay_and_negative_without_it(siblings):
+    """The skin blended over moving footage: its picture explains most of the mean frame under its box;
+    the same box on the bare footage, or a skin of the other layout there, explains less than nothing."""
+    footage = procedural_footage(25, (240, 320), seed=4)
+    template = 0
+    other = int(np.flatnonzero(siblings.layout_of != siblings.layout_of[template])[0])
+    placement = Placement("tl", 0.9, 0.7)
+    frames, box = composite_frames(
+        footage, siblings.templates[template].skin, np.zeros((25, 21), np.float32), placement
+    )
+    mean = np.stack(list(frames)).astype(np.float32).mean(axis=0)
+    bare = footage.astype(np.float32).mean(axis=0)
+    affine = true_affine(siblings, template, placement, box, 320)
+    assert explained(siblings.templates[template].image, affine, mean) > 0.3  # measured 0.44-0.76
+    assert explained(siblings.templates[template].image, affine, bare) < 0
+    assert explained(siblings.templates[other].image, affine, mean) < 0
+    assert (
+        explained(siblings.templates[template].image, affine + np.array([[0, 0, 400], [0, 0, 0]]), mean)
+        == -1.0
+    )

@@ -20,7 +20,9 @@ pressed sprites differ, which a mean frame cannot show.
 
 *Does it agree* (:func:`agreement`) stays a correlation, which ignores the opacity the overlay is
 blended at and the brightness behind it; the acceptance threshold of localisation is calibrated
-on it.
+on it. :func:`explained` asks the same question with the blended model (how much of the frame's
+detail under the box the skin accounts for); ``benchmarks/locate.py`` prints it beside the
+evidence, to calibrate on before acceptance uses it.
 """
 
 from __future__ import annotations
@@ -224,6 +226,35 @@ def colourway_residuals(
             total += fit * a.shape[1]
             pixels += a.shape[1]
     return total / max(pixels, 1)
+
+
+def explained(
+    image: np.ndarray, affine: np.ndarray, mean_frame: np.ndarray, config: ColourwayConfig = ColourwayConfig()
+) -> float:
+    """How much of the mean frame's detail under the box the skin explains: ``1 − SSE(fit) / SSE(flat)``.
+
+    Per tile of ``config.tile`` frame pixels, the fit is the skin alpha-blended at its best opacity
+    over a game of one colour (:func:`pixelpad.overlay.template_fit.residuals`), and the flat model is
+    that one colour alone. A true overlay explains most of what the mean frame shows there (the game
+    behind it averages out); a picture put on game content explains less than nothing, since the
+    blend may not fade it below ``config.min_opacity``. At most 1; -1 when the box is outside the
+    frame. Shapes as in :func:`box_correlation`.
+    """
+    x0, y0, x1, y1 = _crop(image.shape[:2], affine, mean_frame.shape[:2], 0)
+    if x1 <= x0 or y1 <= y0:
+        return -1.0
+    colour, alpha = premultiplied_warp(image, affine, (x0, y0, x1, y1))
+    frame = mean_frame[y0:y1, x0:x1].astype(np.float32)
+    fit = flat = 0.0
+    step = config.tile
+    for ty in range(0, y1 - y0, step):
+        for tx in range(0, x1 - x0, step):
+            a = alpha[ty : ty + step, tx : tx + step].reshape(1, -1)
+            c = colour[ty : ty + step, tx : tx + step].reshape(1, -1, 3)
+            patch = np.ascontiguousarray(frame[ty : ty + step, tx : tx + step].reshape(-1, 3, 1))
+            fit += float(residuals(Templates.build(c, a), patch, config.opacities)[0, 0]) * 3 * a.shape[1]
+            flat += float(((patch - patch.mean(axis=0)) ** 2).sum())
+    return 1.0 - fit / max(flat, 1e-9)
 
 
 def choose_template(
