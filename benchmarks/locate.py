@@ -118,7 +118,11 @@ def make_cases(args, clips, real, procedural, work: Path) -> list[tuple[int, Pat
     """``(video number, path, ground truth or None)`` for the videos ``args.only`` names (default all).
 
     Every video's placement is drawn whether or not it is made, so video ``i`` is the same video in a
-    run of any subset: a failure of the full run can be rerun alone.
+    run of any subset: a failure of the full run can be rerun alone. Same pixels before encoding, that
+    is: the overlay-free videos are encoded on one thread (bit-identical in every run), but
+    ``synthesize_video`` lets FFmpeg pick the encoder's threads, and a multi-threaded x264 encode
+    differs from run to run (measured: three encodes of one clip, three different files), so a video
+    near a threshold can flip between runs.
     """
     rng = np.random.default_rng(args.seed)
     only = parse_only(args.only)
@@ -137,7 +141,7 @@ def make_cases(args, clips, real, procedural, work: Path) -> list[tuple[int, Pat
             if only is None or i in only:
                 truth = synthesize_video(footage, skin, path, placement=placement, bitrate=bitrate, seed=i)
         elif only is None or i in only:
-            write_video(path, footage, 30, bitrate=int(bitrate), gop=60, fixed_gop=True)
+            write_video(path, footage, 30, bitrate=int(bitrate), gop=60, fixed_gop=True, threads=1)
         if only is None or i in only:
             cases.append((i, path, truth))
     return cases
