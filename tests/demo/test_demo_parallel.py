@@ -1,5 +1,6 @@
 """The demo's evaluate and play stages on a fake game: one shared pool, resuming, tasks played at once."""
 
+import dataclasses
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -60,3 +61,15 @@ def test_recording_in_parallel_keeps_task_and_seed_order(tmp_path, dot_tasks):
     rows = record_demonstrations(config, tmp_path, progress=False)
     assert [(r["task"], r["seed"]) for r in rows] == [(t, s) for t in tasks for s in (0, 1)]
     assert all(Path(r["video"]).stat().st_size > 0 for r in rows)
+
+
+def test_a_demonstration_whose_game_hangs_is_played_again_then_refused(tmp_path, dot_tasks):
+    from pixelpad.demo.record import RecordConfig, RecordError, record_demonstrations
+
+    # eval_fakes:make_hanging_env hangs seed 1 on its first start only and seed 2 on every start
+    config = RecordConfig(tasks=("chromium-score-100",), seeds=(0, 1), video_size=(64, 128),
+                          skins=("nintendospy",), env_factory="eval_fakes:make_hanging_env")  # fmt: skip
+    rows = record_demonstrations(config, tmp_path / "once", progress=False)
+    assert [r["seed"] for r in rows] == [0, 1] and all(r["steps"] > 2 for r in rows)
+    with pytest.raises(RecordError, match=r"seed 2 crashed twice: .*not responding"):
+        record_demonstrations(dataclasses.replace(config, seeds=(2,)), tmp_path / "always", progress=False)

@@ -93,6 +93,25 @@ def make_flaky_env(task: Task, seed: int) -> DotEnv:
     return DotEnv()
 
 
+class HangingDotEnv(DotEnv):
+    """Stops responding at the agent's second move the way GameEnv reports it: truncated, with why in
+    ``info`` (start-up steps hold no input)."""
+
+    moves = 0
+
+    def step(self, action):
+        self.moves += bool(np.any(action))
+        frame, reward, _, _, info = super().step(action)
+        hung = self.moves >= 2
+        return frame, reward, False, hung, {"error": "game 'dot' is not responding"} if hung else info
+
+
+def make_hanging_env(task: Task, seed: int) -> DotEnv:
+    """Seed 1 hangs on its first start only; seed 2 always hangs."""
+    _CALLS[100 + seed] = _CALLS.get(100 + seed, 0) + 1
+    return HangingDotEnv() if seed == 2 or (seed == 1 and _CALLS[100 + seed] == 1) else DotEnv()
+
+
 def make_killing_env(task: Task, seed: int) -> DotEnv:
     """Seed 3 kills its worker process outright (as the OOM killer would)."""
     if seed == 3:

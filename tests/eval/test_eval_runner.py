@@ -55,6 +55,14 @@ def test_crash_is_retried_once_then_recorded(tmp_path):
     assert read_results(tmp_path / "noop" / "episodes.jsonl") == results
 
 
+def test_a_hung_game_is_no_failure_but_retried_then_an_error(tmp_path):
+    config = EvalConfig("demonstrator", (0, 1, 2), tmp_path, env_factory="eval_fakes:make_hanging_env")
+    results = run_eval(config, [DOT_TASK], progress=False)
+    assert [(r.seed, r.status, r.attempts) for r in results] == [(0, "success", 1), (1, "success", 2),
+                                                                 (2, "error", 2)]  # fmt: skip
+    assert "not responding" in results[2].error
+
+
 def test_report_on_a_tiny_run(tmp_path):
     for policy in ("demonstrator", "noop"):
         run_eval(_config(tmp_path, policy, seeds=(0, 1)), [DOT_TASK, DOT_HOLD], progress=False)

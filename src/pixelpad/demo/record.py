@@ -142,13 +142,19 @@ def record_one(config: RecordConfig, task_name: str, seed: int, out: Path) -> di
         # One generator per video: its skin and placement do not depend on which videos came before.
         rng = np.random.default_rng([config.seed, seed, *task.name.encode()])
         skins = _skins(config.skins)
-        recorder = _Recorder(task.demonstrator(), config.video_size)
-        env = load_env_factory(config.env_factory)(task, seed)
         start = time.perf_counter()
-        try:
-            status, time_to_success, _ = play_episode(task, recorder, env, seed)
-        finally:
-            env.close()
+        for attempt in (1, 2):  # a crashed or hung game is played once more, as evaluation does
+            recorder = _Recorder(task.demonstrator(), config.video_size)
+            env = load_env_factory(config.env_factory)(task, seed)
+            try:
+                status, time_to_success, _ = play_episode(task, recorder, env, seed)
+                break
+            except Exception as err:
+                if attempt == 2:
+                    raise RecordError(f"{task.name} seed {seed} crashed twice: {err}") from err
+                log.warning("%s seed %d crashed (%s); playing it again", task.name, seed, err)
+            finally:
+                env.close()
         skin = skins[int(rng.integers(len(skins)))]
         synthesize_video(
             np.stack(recorder.frames), skin, video, actions=np.stack(recorder.actions),

@@ -4,9 +4,9 @@ Each episode starts a fresh game (``env.reset(seed=seed)``), plays the task's st
 the agent play until the task's judge gives a verdict or time runs out. An episode depends on nothing
 but its task, its seed and the policy, so any number of workers, in any order, give the same results.
 
-A crashed episode (the game, the env or the policy raised) is retried once; if it crashes again it
-is recorded with ``status="error"`` and its message -- never dropped, so a success rate can always be
-checked against the number of episodes asked for.
+A crashed episode (the game, the env or the policy raised, or the env cut it off: a hung game) is
+retried once; if it crashes again it is recorded with ``status="error"`` and its message -- never
+dropped, so a success rate can always be checked against the number of episodes asked for.
 
 Files, under ``out/<policy label>/``: ``episodes.jsonl`` (one :class:`EpisodeResult` per line, in
 (task, seed) order), ``actions/<task>-seed<k>.npy`` (``(steps, 21)`` float32) and, when asked,
@@ -160,7 +160,11 @@ def play_episode(
             if writer is not None:
                 writer.write(obs)
             verdict = judge.observe(step, obs, info)
-            if verdict is None and (terminated or truncated):
+            if verdict is None and truncated:
+                # The env cut the episode off (GameEnv: the game stopped responding): a fault of the
+                # machine or the game, not the agent's failure; raised, so the episode is replayed.
+                raise EvalError(f"{task.name}: the env cut the episode off: {info.get('error', 'truncated')}")
+            if verdict is None and terminated:
                 # The game ended by itself (a finished level quits SuperTux): judge its last frame.
                 verdict = task.mode == "reach" and bool(task.check(obs, info))
             if verdict is not None:
