@@ -33,7 +33,6 @@ from pixelpad.overlay.composite import CORNERS, Placement
 from pixelpad.overlay.footage import procedural_footage, record_game
 from pixelpad.overlay.library import default_skins_dir, load_skins
 from pixelpad.overlay.locate import LocateConfig, accepts, frame_features, locate_frames, sample_for_locate
-from pixelpad.overlay.photometric import explained
 from pixelpad.overlay.procedural import procedural_skins
 from pixelpad.overlay.synth import synthesize_video
 from pixelpad.video import write_video
@@ -155,9 +154,9 @@ def category(truth, found, cfg: LocateConfig, twins: dict[str, str] | None = Non
     """Why a video with an overlay failed (or "ok"); ``twins`` scores pixel-identical skins as one."""
     if found is None:
         return "nothing fitted"
-    if found.layout != truth.layout:
-        return "wrong layout"
     same = twins[found.skin] == twins[truth.skin] if twins else found.skin == truth.skin
+    if found.layout != truth.layout and not same:  # twins can be two layouts of one picture
+        return "wrong layout"
     if not same:
         return "wrong colourway"
     if iou(found.box, truth.box) < 0.9:
@@ -165,37 +164,35 @@ def category(truth, found, cfg: LocateConfig, twins: dict[str, str] | None = Non
     return "ok" if accepted(found, cfg) else "rejected"
 
 
-def report_explained(rows, detail: dict[int, float], cfg: LocateConfig) -> None:
-    """How much of the mean frame's detail the best fit's picture explains (photometric.explained), by
-    outcome, and what accepting on it (with the ``min_distinct`` floor) instead of evidence would give."""
-    print("\n== calibration: detail explained by the best fit's blended picture (not used by locate)")
-    right = sorted(detail[n] for t, f, *_, n in rows if t is not None and f is not None and f.skin == t.skin)
-    wrong = [detail[n] for t, f, *_, n in rows if t is not None and f is not None and f.skin != t.skin]
-    none = sorted(detail[n] for t, f, *_, n in rows if t is None and f is not None)
+def report_explained(rows, cfg: LocateConfig) -> None:
+    """How much of the mean frame's detail the best fit's blended picture explains (what acceptance
+    weighs, photometric.explained), by outcome, and what other floors would give."""
+    print("\n== calibration: detail explained by the best fit's blended picture (min_explained)")
+    found = [(t, f) for t, f, *_ in rows if f is not None]
+    right = sorted(f.explained for t, f in found if t is not None and f.skin == t.skin)
+    wrong = [f.explained for t, f in found if t is not None and f.skin != t.skin]
+    none = sorted((f.explained, f.distinct) for t, f in found if t is None)
     lowest = ", ".join(f"{x:.2f}" for x in right[:5])
     print(f"right skin : min {min(right, default=0):.2f}, 5th pct {np.percentile(right or [0], 5):.2f}, "
           f"median {np.median(right or [0]):.2f}; lowest: {lowest}")  # fmt: skip
     print("wrong skin : " + ", ".join(f"{x:.2f}" for x in wrong))
-    print("no overlay : " + ", ".join(f"{x:.2f}" for x in none))
-    no_evidence = replace(cfg, min_evidence=0.0)
+    print("no overlay (explained, distinct): " + ", ".join(f"{x:.2f} {d}" for x, d in none))
     for floor in (0.0, 0.1, 0.2, 0.3):
-        passes = {n for _, f, *_, n in rows if f and f.distinct >= cfg.min_distinct and detail[n] >= floor}
-        good = np.mean(
-            [n in passes and category(t, f, no_evidence) == "ok" for t, f, *_, n in rows if t is not None]
-        )
-        false = sum(n in passes for t, _, *_, n in rows if t is None)
-        print(f"  accepting explained >= {floor:.1f} (distinct >= {cfg.min_distinct}) instead of evidence: "
-              f"right skin, IoU >= 0.9 {good:.1%}; false accepts {false}")  # fmt: skip
+        other = replace(cfg, min_explained=floor)
+        good = np.mean([category(t, f, other) == "ok" for t, f, *_ in rows if t is not None])
+        false = sum(accepted(f, other) for t, f, *_ in rows if t is None)
+        print(f"  min_explained {floor:.1f}: right skin, IoU >= 0.9 {good:.1%}; false accepts {false}")
 
 
-def result_row(row, detail: dict[int, float]) -> dict:
+def result_row(row) -> dict:
     """One video's outcome for ``results.json`` (to study a run without rerunning it)."""
     truth, found, _, seconds, number = row
-    out = {"video": number, "seconds": round(seconds, 2), "explained": detail.get(number)}
+    out: dict = {"video": number, "seconds": round(seconds, 2)}
     if truth is not None:
         out |= {"skin": truth.skin, "box": list(truth.box)}
     if found is not None:
         out["found"] = found.to_dict() | {"evidence": round(found.evidence, 2)}
+        out["found"]["candidates"] = found.candidates
     return out
 
 
@@ -246,10 +243,9 @@ def main() -> None:
           f"{args.frames} frames each, in {work}")  # fmt: skip
 
     # Decide acceptance after, so one run also gives the distributions the thresholds are set from.
-    base = replace(LocateConfig(), min_inliers=0, min_distinct=0, min_evidence=0.0)
+    base = replace(LocateConfig(), min_inliers=0, min_distinct=0, min_explained=-np.inf)
     cfg = LocateConfig()
-    rows, kept, sampled, detail = [], [], [], {}
-    images = {t.skin.name: t.image for t in bank.templates}
+    rows, kept, sampled = [], [], []
     for number, path, truth in tqdm(cases, desc="locate"):
         t0 = time.perf_counter()
         frames, _ = sample_for_locate(path, base)
@@ -257,10 +253,6 @@ def main() -> None:
         found = locate_frames(frames, bank, base)
         t2 = time.perf_counter()
         rows.append((truth, found, t1 - t0, t2 - t0, number))
-        if found is not None:  # not part of locate (yet): measured here to calibrate on
-            detail[number] = explained(
-                images[found.skin], found.affine, frames.astype(np.float32).mean(axis=0)
-            )
         sampled.append(len(frames))
         if truth is not None and len(kept) < args.ablation:
             kept.append((truth, frames, frame_features(frames, bank, base)))
@@ -304,7 +296,8 @@ def main() -> None:
             p = t.placement
             print(f"    {n:3d} {t.skin} op {p.opacity:.2f} scale {p.scale:.2f} {t.bitrate / 1e6:.1f} Mbit/s; "
                   f"found {f.skin if f else None} distinct {f.distinct if f else 0} "
-                  f"agreement {f.agreement if f else 0:.2f} explained {detail.get(n, -1):.2f}")  # fmt: skip
+                  f"agreement {f.agreement if f else 0:.2f} "
+                  f"explained {f.explained if f else -1:.2f}")  # fmt: skip
 
     print("\n== calibration: (distinct inliers, picture agreement) -> evidence of the best fit")
 
@@ -319,11 +312,11 @@ def main() -> None:
     )
     print("wrong skin : " + ", ".join(show(f) for (t, f), r in zip(pos, right, strict=True) if f and not r))
     print("no overlay : " + ", ".join(show(f) for f in sorted(neg, key=lambda f: f.evidence if f else 0)))
-    print(f"thresholds in use: min_evidence {cfg.min_evidence:.0f}, min_distinct {cfg.min_distinct}, "
+    print(f"thresholds in use: min_explained {cfg.min_explained:.2f}, min_distinct {cfg.min_distinct}, "
           f"min_inliers {cfg.min_inliers}")  # fmt: skip
-    report_explained(rows, detail, cfg)
+    report_explained(rows, cfg)
     results = work / "results.json"
-    results.write_text(json.dumps([result_row(r, detail) for r in rows], indent=1))
+    results.write_text(json.dumps([result_row(r) for r in rows], indent=1))
     print(f"per-video results: {results}")
 
     if not kept:

@@ -9,7 +9,7 @@ from pixelpad.overlay.composite import Placement, blend, place
 from pixelpad.overlay.features import Features
 from pixelpad.overlay.first_pass import Matches, first_fits, match_frame, template_of
 from pixelpad.overlay.images import save_png
-from pixelpad.overlay.locate import LocateConfig, locate, locate_frames, sample_for_locate
+from pixelpad.overlay.locate import LocateConfig, Location, accepts, locate, locate_frames, sample_for_locate
 from pixelpad.overlay.synth import synthesize_video
 from pixelpad.video import VideoError, write_video
 
@@ -176,3 +176,22 @@ def test_a_decisive_first_look_ends_the_search(tmp_path, bank, real_skins, game_
         full.inliers,
     )
     assert iou(quick.box, truth.box) >= 0.9 and iou(full.box, truth.box) >= 0.9
+
+
+def test_acceptance_weighs_the_explained_detail_not_the_evidence():
+    """A small overlay (few distinct inliers, weak correlation: evidence 33) whose blended picture explains
+    most of the frame under it is accepted; a busy game spot with more evidence that the picture does
+    not explain is not (figures like those of benchmarks/locate.py); the inlier floors still hold."""
+    cfg = LocateConfig()
+
+    def where(distinct: int, agreement: float, explained: float, inliers: int = 300) -> Location:
+        box = (0, 0, 10, 10)
+        return Location("s", "l", np.eye(2, 3), box, 1.0, inliers, 0.5, 1.0, distinct=distinct,
+                        agreement=agreement, explained=explained)  # fmt: skip
+
+    small = where(74, 0.45, 0.62)
+    busy = where(124, 0.42, -0.02)
+    assert small.evidence < busy.evidence
+    assert accepts(small, cfg) and not accepts(busy, cfg)
+    assert not accepts(where(cfg.min_distinct - 1, 0.9, 0.9), cfg)
+    assert not accepts(where(200, 0.9, 0.9, inliers=cfg.min_inliers - 1), cfg)
