@@ -19,10 +19,10 @@ xbox-controller ``default`` taken for ``clear``: their released pictures are the
 pressed sprites differ, which a mean frame cannot show.
 
 *Does it agree* (:func:`agreement`) stays a correlation, which ignores the opacity the overlay is
-blended at and the brightness behind it; the acceptance threshold of localisation is calibrated
-on it. :func:`explained` asks the same question with the blended model (how much of the frame's
-detail under the box the skin accounts for); ``benchmarks/locate.py`` prints it beside the
-evidence, to calibrate on before acceptance uses it.
+blended at and the brightness behind it; localisation ranks layouts with it. :func:`explained`
+asks the same question with the blended model (how much of the frame's detail under the box the
+skin accounts for); localisation accepts on it (evidence overlapped between overlay-free videos
+and small right overlays, the explained detail did not).
 """
 
 from __future__ import annotations
