@@ -95,7 +95,10 @@ def test_predict_shapes_values_and_seed(micro_policy: Policy) -> None:
         micro_policy.predict(frame[..., :2])
 
 
-@pytest.mark.parametrize("changes", [{}, {"context_length": 20, "num_games": 3, "dit_sinusoidal": True}])
+@pytest.mark.parametrize(
+    "changes",
+    [{}, {"context_length": 20, "num_games": 3, "dit_sinusoidal": True}, {"image_condition": True}],
+)
 def test_fast_sampler_matches_reference(changes: dict) -> None:
     policy = seeded_policy(micro_config(**changes))
     frames = torch.randint(

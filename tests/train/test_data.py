@@ -81,3 +81,15 @@ def test_validation_reads_only_held_out_episodes(pattern_data):
     train_episodes = {int(e) for d in splits.train for e in d.episode_ids}
     val_episodes = {splits.val[i]["episode"] for i in range(len(splits.val))}
     assert len(train_episodes) == 3 and val_episodes and not val_episodes & train_episodes
+
+
+def test_window_is_as_wide_as_half_the_frame_cache_holds(pattern_data):
+    from pixelpad.train.data import MAX_WINDOW_SEGMENTS, MIN_WINDOW_SEGMENTS, window_segments
+
+    small = _open(pattern_data).train  # 32x32 frames: 0.2 MB a 64-frame segment, 512 MB of cache
+    assert window_segments(small, lanes=1) == MAX_WINDOW_SEGMENTS
+    big = open_splits([str(pattern_data)], image_size=256, horizon=8, val_fraction=0.0, mask_overlay=True,
+                      seed=0, val_samples=4).train  # fmt: skip
+    segment = 256 * 256 * 3 * 64
+    assert window_segments(big, lanes=2) == big[0].cache_bytes // (2 * 2 * segment) == 10
+    assert window_segments(big, lanes=64) == MIN_WINDOW_SEGMENTS

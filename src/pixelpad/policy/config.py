@@ -4,7 +4,12 @@ The policy is a SigLIP vision encoder → a small self-attention "mixer" over th
 DiT action head that denoises a chunk of ``horizon`` actions by flow matching, cross-attending to
 the mixed image tokens. The fields below say every size of it; ``PRESETS`` names three of them:
 
-* ``tiny``: for tests and CPU demos (< 2M parameters, 64×64 frames, patch 8);
+* ``tiny``: for tests and CPU demos (< 2M parameters, 64×64 frames, patch 8), trained from scratch,
+  with three departures from the released design that make it read the frame in a short CPU run
+  (frames standardised, the pooled image in the AdaLN conditioning, the clean chunk as the head's
+  target; see ``pixel_norm``, ``image_condition`` and ``prediction``). Without them its output did
+  not depend on the frame after 2,500 demo steps: Chromium's dark frames differed by ~1% of the pooled
+  context, and the velocity target's noise drowned what little signal there was;
 * ``base``: a SigLIP-B/16-sized model on our own 21-dim action layout;
 * ``nitrogen_500m``: the released NitroGen shapes (SigLIP2-L/16 at 256², 25-dim actions, horizon 18,
   the official left-padding of the image tokens to 300), about 493.6M parameters.
@@ -42,6 +47,10 @@ class PolicyConfig:
     vision_mlp: int = 4096
     vision_use_head: bool = False  # SigLIP's pooling head: unused by the policy, kept for ng.pt
     vision_eps: float = 1e-6
+    # pixel values: "siglip" ((x - 0.5) / 0.5, what pretrained SigLIP expects) or "frame" (then each
+    # frame standardised to mean 0, std 1: a dark game's frames otherwise differ by a few percent of the
+    # token norm, and an encoder trained from scratch barely tells them apart)
+    pixel_norm: str = "siglip"
     # --- VL mixer: pre-LN self-attention blocks over the image tokens, width = vision_width ---
     mixer_layers: int = 4
     mixer_heads: int = 16
@@ -53,6 +62,10 @@ class PolicyConfig:
     dit_heads: int = 16
     dit_head_dim: int = 64
     interleave_self_attention: bool = True  # odd blocks self-attend, even blocks cross-attend
+    # add the mean of the mixed image tokens, projected to the DiT width, to the timestep embedding, so
+    # every AdaLN layer is modulated by the frame (a global path beside the cross-attention; the
+    # released model has none)
+    image_condition: bool = False
     dit_sinusoidal: bool = False
     max_sinusoidal_positions: int = 512
     attention_bias: bool = True  # bias on to_q/to_k/to_v (mixer and DiT)
@@ -74,6 +87,10 @@ class PolicyConfig:
     noise_beta_beta: float = 1.0
     noise_s: float = 0.999
     num_inference_steps: int = 16
+    # what the action head outputs: "velocity" (a - noise, the released model) or "action" (the clean
+    # chunk; the sampler turns it into the velocity (action - x_t) / (1 - t)). Its training error is the
+    # action's error only, with no share of the unpredictable noise, so the frame's signal is not drowned
+    prediction: str = "velocity"
     dropout: float = 0.0  # on attention outputs and MLPs of mixer and DiT while training
 
     def __post_init__(self) -> None:
@@ -123,6 +140,14 @@ class PolicyConfig:
             longest <= self.max_sinusoidal_positions,
             f"max_sinusoidal_positions {self.max_sinusoidal_positions} < sequence length {longest}",
         )
+        need(
+            self.pixel_norm in ("siglip", "frame"),
+            f"pixel_norm must be 'siglip' or 'frame', got {self.pixel_norm!r}",
+        )
+        need(
+            self.prediction in ("velocity", "action"),
+            f"prediction must be 'velocity' or 'action', got {self.prediction!r}",
+        )
         need(0.0 <= self.dropout < 1.0, f"dropout must be in [0, 1), got {self.dropout}")
         need(0.0 < self.noise_s <= 1.0, f"noise_s must be in (0, 1], got {self.noise_s}")
         need(self.noise_beta_alpha > 0 and self.noise_beta_beta > 0, "Beta parameters must be positive")
@@ -163,7 +188,8 @@ class PolicyConfig:
 
 
 PRESETS: dict[str, PolicyConfig] = {
-    # Tests and CPU demos: 64×64 frames in 8×8 patches (64 tokens), ~1.2M parameters.
+    # Tests and CPU demos: 64×64 frames in 8×8 patches (64 tokens), ~1.2M parameters; frame-standardised
+    # pixels, image condition and clean-chunk prediction (see the module docstring).
     "tiny": PolicyConfig(
         image_size=64,
         patch_size=8,
@@ -178,6 +204,9 @@ PRESETS: dict[str, PolicyConfig] = {
         dit_heads=4,
         dit_head_dim=32,
         learned_positions=64,
+        pixel_norm="frame",
+        image_condition=True,
+        prediction="action",
     ),
     # A SigLIP-B/16 at 256² with a 6-block DiT on our 21-dim layout.
     "base": PolicyConfig(

@@ -43,9 +43,15 @@ class DiT(nn.Module):
         self.proj_out_1 = nn.Linear(dim, 2 * dim)
         self.proj_out_2 = nn.Linear(dim, dim)
 
-    def modulations(self, buckets: Tensor) -> tuple[list[Tensor], Tensor]:
-        """Time-only terms for buckets (N,): each block's AdaLN (N, 2D), and the output's (N, 2D)."""
+    def modulations(self, buckets: Tensor, condition: Tensor | None = None) -> tuple[list[Tensor], Tensor]:
+        """Each block's AdaLN (N, 2D) and the output's (N, 2D) for buckets (N,).
+
+        ``condition`` (N, D), the policy's image condition (see ``PolicyConfig.image_condition``), is
+        added to the timestep embedding; without it the terms depend on the time only.
+        """
         temb = self.timestep_embedder(buckets)
+        if condition is not None:
+            temb = temb + condition.to(temb.dtype)
         blocks = [block.norm1.modulation(temb) for block in self.transformer_blocks]
         return blocks, self.proj_out_1(F.silu(temb))
 

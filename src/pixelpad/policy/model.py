@@ -66,6 +66,7 @@ class Policy(nn.Module):
             for _ in range(config.mixer_layers)
         )
         self.dit = DiT(config)
+        self.image_condition = nn.Linear(width, dim) if config.image_condition else None
         self.action_encoder = ActionEncoder(config.action_dim, dim)
         self.action_decoder = ActionDecoder(dim, config.action_dim)
         self.position_embedding = (
@@ -105,7 +106,11 @@ class Policy(nn.Module):
 
     def pixels(self, frames: np.ndarray | Tensor) -> Tensor:
         """uint8 frames (H, W, 3) or (B, H, W, 3), any size → pixel values (B, 3, S, S) on the model."""
-        return preprocess(as_frame_batch(frames, self.device), self.config.image_size, self.dtype)
+        pixels = preprocess(as_frame_batch(frames, self.device), self.config.image_size, self.dtype)
+        if self.config.pixel_norm == "frame":
+            mean = pixels.mean(dim=(1, 2, 3), keepdim=True)
+            pixels = (pixels - mean) / (pixels.std(dim=(1, 2, 3), keepdim=True) + 1e-2)
+        return pixels
 
     def image_tokens(self, pixels: Tensor) -> Tensor:
         """Pixel values (B, 3, S, S) → SigLIP tokens after the post-LayerNorm (B, N, Dv)."""
@@ -142,13 +147,31 @@ class Policy(nn.Module):
             return None
         return self.position_embedding.weight[:horizon]
 
+    def condition(self, context: Tensor) -> Tensor | None:
+        """The image condition (B, D) added to the timestep embedding: the projected mean of the
+        context's tokens (B, S, Dv); None without ``config.image_condition``."""
+        if self.image_condition is None:
+            return None
+        return self.image_condition(context.mean(dim=1))
+
     def velocity(self, x: Tensor, buckets: Tensor, context: Tensor) -> Tensor:
         """Predicted velocity (B, T, A) of noisy actions x (B, T, A) at buckets (B,) given the context."""
+        return self.to_velocity(self.head(x, buckets, context), x, buckets)
+
+    def to_velocity(self, out: Tensor, x: Tensor, buckets: Tensor) -> Tensor:
+        """The action head's output (B, T, A) as a velocity: as it is, or (action - x) / (1 - t)."""
+        if self.config.prediction == "velocity":
+            return out
+        t = buckets.to(out.dtype) / self.config.num_timestep_buckets
+        return (out - x.to(out.dtype)) / (1.0 - t)[:, None, None]
+
+    def head(self, x: Tensor, buckets: Tensor, context: Tensor) -> Tensor:
+        """The action head's output (B, T, A) (see ``config.prediction``) for noisy actions x at buckets."""
         tokens = self.action_encoder(x.to(self.dtype), buckets)
         positions = self.action_positions(x.shape[1])
         if positions is not None:
             tokens = tokens + positions
-        modulations, out_modulation = self.dit.modulations(buckets)
+        modulations, out_modulation = self.dit.modulations(buckets, self.condition(context))
         return self.action_decoder(self.dit(tokens, modulations, out_modulation, context=context))
 
     # ----- training -----
@@ -176,9 +199,10 @@ class Policy(nn.Module):
             target, noise, u, self.config.noise_s, self.config.num_timestep_buckets
         )
         context = self.encode(batch["frames"])
-        pred = self.velocity(x_t, buckets, context).float()
+        pred = self.head(x_t, buckets, context).float()
+        goal = target if self.config.prediction == "action" else velocity
         weights = mask[..., None].expand_as(pred).float()
-        return ((pred - velocity) ** 2 * weights).sum() / (weights.sum() + 1e-6)
+        return ((pred - goal) ** 2 * weights).sum() / (weights.sum() + 1e-6)
 
     # ----- inference -----
     @torch.no_grad()

@@ -60,7 +60,15 @@ def sample_reference(
 def sample_fast(policy: Policy, context: Tensor, noise: Tensor, num_steps: int) -> Tensor:
     """Cached Euler sampling: mixed context (B, S, Dv), noise (B, T, A) → actions (B, T, A)."""
     buckets = step_buckets(num_steps, policy.config.num_timestep_buckets, noise.device)
-    modulations, out_modulations = policy.dit.modulations(buckets)
+    condition = policy.condition(context)
+    if condition is None:  # time-only modulations: one row per step
+        rows = 1
+        modulations, out_modulations = policy.dit.modulations(buckets)
+    else:  # one row per (step, frame), step-major
+        rows = context.shape[0]
+        modulations, out_modulations = policy.dit.modulations(
+            buckets.repeat_interleave(rows), condition.repeat(num_steps, 1)
+        )
     time_terms = policy.action_encoder.time_term(buckets)
     kvs = policy.dit.cross_kv(context)
     positions = policy.action_positions(noise.shape[1])
@@ -69,6 +77,8 @@ def sample_fast(policy: Policy, context: Tensor, noise: Tensor, num_steps: int) 
         tokens = policy.action_encoder(x.to(time_terms.dtype), time_term=time_terms[i : i + 1])
         if positions is not None:
             tokens = tokens + positions
-        hidden = policy.dit(tokens, [m[i : i + 1] for m in modulations], out_modulations[i : i + 1], kvs=kvs)
-        x = x + policy.action_decoder(hidden).to(x.dtype) / num_steps
+        step = slice(i * rows, (i + 1) * rows)
+        hidden = policy.dit(tokens, [m[step] for m in modulations], out_modulations[step], kvs=kvs)
+        out = policy.to_velocity(policy.action_decoder(hidden), x, buckets[i : i + 1])
+        x = x + out.to(x.dtype) / num_steps
     return x
