@@ -64,8 +64,11 @@ def test_recording_in_parallel_keeps_task_and_seed_order(tmp_path, dot_tasks):
 
 
 def test_a_demonstration_whose_game_hangs_is_played_again_then_refused(tmp_path, dot_tasks):
+    from eval_fakes import reset_calls
+
     from pixelpad.demo.record import RecordConfig, RecordError, record_demonstrations
 
+    reset_calls()
     # eval_fakes:make_hanging_env hangs seed 1 on its first start only and seed 2 on every start
     config = RecordConfig(tasks=("chromium-score-100",), seeds=(0, 1), video_size=(64, 128),
                           skins=("nintendospy",), env_factory="eval_fakes:make_hanging_env")  # fmt: skip

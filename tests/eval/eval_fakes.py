@@ -81,6 +81,12 @@ DOT_HOLD = Task(
 _CALLS: dict[int, int] = {}
 
 
+def reset_calls() -> None:
+    """Forget every start the flaky and hanging factories counted: a test that relies on "first start
+    only" must not inherit the starts of an earlier test in the same process."""
+    _CALLS.clear()
+
+
 def make_dot_env(task: Task, seed: int) -> DotEnv:
     return DotEnv()
 

@@ -2,7 +2,7 @@ import json
 
 import numpy as np
 import pytest
-from eval_fakes import DOT_HOLD, DOT_TASK
+from eval_fakes import DOT_HOLD, DOT_TASK, reset_calls
 
 from pixelpad.eval.errors import EvalError
 from pixelpad.eval.report import write_report
@@ -47,6 +47,7 @@ def test_same_seeds_same_results_and_workers_agree(tmp_path):
 
 
 def test_crash_is_retried_once_then_recorded(tmp_path):
+    reset_calls()
     config = EvalConfig("noop", (0, 1, 2), tmp_path, env_factory="eval_fakes:make_flaky_env")
     results = run_eval(config, [DOT_TASK], progress=False)
     assert [(r.seed, r.status, r.attempts) for r in results] == [(0, "failure", 1), (1, "failure", 2),
@@ -56,6 +57,7 @@ def test_crash_is_retried_once_then_recorded(tmp_path):
 
 
 def test_a_hung_game_is_no_failure_but_retried_then_an_error(tmp_path):
+    reset_calls()
     config = EvalConfig("demonstrator", (0, 1, 2), tmp_path, env_factory="eval_fakes:make_hanging_env")
     results = run_eval(config, [DOT_TASK], progress=False)
     assert [(r.seed, r.status, r.attempts) for r in results] == [(0, "success", 1), (1, "success", 2),
