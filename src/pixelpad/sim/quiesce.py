@@ -96,26 +96,9 @@ def _all_pids() -> set[int]:
     return {int(n) for n in os.listdir("/proc") if n.isdigit()}
 
 
-def thread_states(pids: Iterable[int]) -> dict[int, tuple[str, int]]:
-    """``{tid: (state letter, CPU nanoseconds)}`` for every thread of ``pids`` that still exists
-    (opens and closes each file: the plain reference :class:`ThreadReader` is tested against)."""
-    out: dict[int, tuple[str, int]] = {}
-    for pid in pids:
-        try:
-            tids = os.listdir(f"/proc/{pid}/task")
-        except OSError:
-            continue
-        for tid in tids:
-            stat = _read(f"/proc/{pid}/task/{tid}/stat")
-            sched = _read(f"/proc/{pid}/task/{tid}/schedstat")
-            if stat is None or sched is None:
-                continue
-            out[int(tid)] = (stat[stat.rindex(")") + 2], int(sched.split()[0]))
-    return out
-
-
 class ThreadReader:
-    """:func:`thread_states` through files kept open and read again with ``pread``.
+    """``{tid: (state letter, CPU nanoseconds)}`` of every thread of some processes, read through
+    ``/proc`` files kept open and read again with ``pread``.
 
     A stepped game is looked at 30-150 times a step; opening and closing two ``/proc`` files per
     thread per look cost the controller more CPU than Neverball's own rendering of the frame (a
