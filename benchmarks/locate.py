@@ -117,11 +117,9 @@ def make_cases(args, clips, real, procedural, work: Path) -> list[tuple[int, Pat
     """``(video number, path, ground truth or None)`` for the videos ``args.only`` names (default all).
 
     Every video's placement is drawn whether or not it is made, so video ``i`` is the same video in a
-    run of any subset: a failure of the full run can be rerun alone. Same pixels before encoding, that
-    is: the overlay-free videos are encoded on one thread (bit-identical in every run), but
-    ``synthesize_video`` lets FFmpeg pick the encoder's threads, and a multi-threaded x264 encode
-    differs from run to run (measured: three encodes of one clip, three different files), so a video
-    near a threshold can flip between runs.
+    run of any subset: a failure of the full run can be rerun alone. Every video is encoded on one
+    thread (``synthesize_video`` and the overlay-free ones here), so it is the same file in every run
+    (a multi-threaded x264 encode differs from run to run).
     """
     rng = np.random.default_rng(args.seed)
     only = parse_only(args.only)

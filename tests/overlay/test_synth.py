@@ -114,3 +114,14 @@ def test_procedural_families_reach_hundreds_of_distinct_templates():
             value = -1.0 if control.endswith(("_x", "_y")) else 1.0
             assert not np.array_equal(skin.pressed(control, value), base), (skin.name, control)
         assert skin.mask()[:NUM_BUTTONS].sum() >= 8
+
+
+def test_synthetic_video_is_the_same_file_every_time(tmp_path):
+    """Benchmarks rerun failures by remaking their videos: a multi-threaded x264 encode of this clip
+    made a different file each time (CBR rate control across threads)."""
+    skin = procedural_skins(1, seed=3)[0]
+    footage = procedural_footage(20, (144, 256), seed=3)
+    first, second = tmp_path / "a.mp4", tmp_path / "b.mp4"
+    for path in (first, second):
+        synthesize_video(footage, skin, path, placement=Placement("br", 0.8, 0.7), bitrate=2e6, seed=3)
+    assert first.read_bytes() == second.read_bytes()

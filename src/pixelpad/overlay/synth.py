@@ -2,8 +2,9 @@
 
 :func:`synthesize_video` composites the skin, rendered exactly for each frame's action, onto the
 footage at a placement, encodes the result like a live stream (H.264, constant bit rate, fixed
-GOP), and writes the truth beside the video: ``<video>.json`` (skin, layout, overlay box, placement,
-codec settings, which controls the skin shows) and ``<video>.actions.npy`` (``(N, 21)`` float32).
+GOP; on one encoder thread, so the same inputs give the same file), and writes the truth beside
+the video: ``<video>.json`` (skin, layout, overlay box, placement, codec settings, which controls
+the skin shows) and ``<video>.actions.npy`` (``(N, 21)`` float32).
 :class:`GroundTruth` reads it back.
 """
 
@@ -127,7 +128,9 @@ def synthesize_video(
     gop = gop or max(1, round(2 * fps))
     frames, box = composite_frames(footage, skin, actions, placement)
     # Stream-like: constant bit rate and key frames only on the GOP grid, as a live encoder makes them.
-    write_video(out_path, frames, fps, bitrate=int(bitrate), gop=gop, fixed_gop=True)
+    # One encoder thread: x264's threaded rate control makes a different file on every run (three
+    # encodes of one clip, three files), and a video near a threshold then flips between runs.
+    write_video(out_path, frames, fps, bitrate=int(bitrate), gop=gop, fixed_gop=True, threads=1)
     truth = GroundTruth(
         video=str(out_path), skin=skin.name, layout=skin.layout, box=box, placement=placement, fps=fps,
         bitrate=bitrate, gop=gop, num_frames=n, shown=skin.controls, actions=actions,
