@@ -167,3 +167,45 @@ def test_tiled_renderings_equal_whole_skin_renders_blurred_and_warped(name, fact
             np.testing.assert_allclose(colour[k], want[..., :3], atol=1e-5)
             np.testing.assert_allclose(alpha[k], want[..., 3], atol=1e-5)
         assert np.ptp(colour, axis=0).max() > 0.2  # the cap moves: the renderings differ
+
+
+@pytest.mark.parametrize(
+    ("name", "factor"),
+    [
+        ("nintendospy/pc360-default", 0.3),  # the click is a button of its own
+        ("nintendospy/pc360-default", 0.6),  # unblurred (rendered at the skin's own size)
+        ("input-overlay/dualsense", 0.06),  # the click is the cap's other picture; offsets repeat
+    ],
+)
+def test_stick_grid_renderings_equal_whole_skin_renders(name, factor):
+    """The stick assets' renderings (each plane's caps drawn over a stack of tiles at once, repeated
+    looks drawn once) are the whole skin rendered at each grid offset, blurred and warped."""
+    import cv2
+
+    from pixelpad.actions import ACTION_DIM, INDEX
+    from pixelpad.overlay.template_assets import _Renderer, _stick
+
+    skin = _skin(name)
+    renderer = _Renderer(skin, factor)
+    r = renderer.factor / renderer.render_factor
+    rng = np.random.default_rng(1)
+    for side in skin.sticks():
+        assets = _stick(skin, renderer, side, 21)
+        ux, uy, uw, uh = assets.box
+        assert assets.click == f"{side}_thumb" and assets.clicked.any()
+        rows = rng.choice(len(assets.offsets), 6, replace=False)
+        rows[0] = int(np.flatnonzero(assets.clicked)[0])
+        for k in rows:
+            action = np.zeros(ACTION_DIM, np.float32)
+            action[INDEX[f"{side}_x"]], action[INDEX[f"{side}_y"]] = assets.offsets[k]
+            action[INDEX[f"{side}_thumb"]] = float(assets.clicked[k])
+            rgba = renderer.render_skin.render(action, as_float=True)
+            rgba[..., :3] *= rgba[..., 3:]
+            if r < 1:
+                rgba = cv2.GaussianBlur(rgba, (0, 0), 0.4 / r)
+            want = cv2.warpAffine(
+                rgba, np.array([[r, 0, -ux], [0, r, -uy]]), (uw, uh), flags=cv2.INTER_LINEAR
+            )
+            np.testing.assert_allclose(assets.templates.colour[k], want[..., :3].ravel(), atol=1e-5)
+            np.testing.assert_allclose(assets.templates.alpha[k], want[..., 3].ravel(), atol=1e-5)
+        assert np.ptp(assets.templates.colour, axis=0).max() > 0.2  # the cap moves

@@ -53,18 +53,19 @@ def _as_rgba(image: np.ndarray) -> np.ndarray:
 
 
 def composite(canvas: np.ndarray, sprite: np.ndarray, x: int, y: int) -> None:
-    """Draw ``sprite`` (h, w, 4) uint8 over ``canvas`` (H, W, 4) float32 in [0, 1] at (x, y), in place.
+    """Draw ``sprite`` (h, w, 4) uint8 over ``canvas`` (..., H, W, 4) float32 in [0, 1] at (x, y), in
+    place (over every picture of a stack of canvases at once).
 
     Straight-alpha "over": out_a = a + A(1 - a); out_rgb = (rgb a + RGB A (1 - a)) / out_a. Parts
     outside the canvas are clipped.
     """
     h, w = sprite.shape[:2]
-    big_h, big_w = canvas.shape[:2]
+    big_h, big_w = canvas.shape[-3:-1]
     x0, y0, x1, y1 = max(x, 0), max(y, 0), min(x + w, big_w), min(y + h, big_h)
     if x0 >= x1 or y0 >= y1:
         return
     src = sprite[y0 - y : y1 - y, x0 - x : x1 - x].astype(np.float32) * (1.0 / 255.0)
-    dst = canvas[y0:y1, x0:x1]
+    dst = canvas[..., y0:y1, x0:x1, :]
     a = src[..., 3:4]
     below = dst[..., 3:4] * (1.0 - a)
     out_a = a + below
@@ -81,6 +82,10 @@ class Static:
     sprite: np.ndarray
     x: int
     y: int
+
+    def look(self, action: np.ndarray) -> None:
+        """What ``action`` makes this element draw (see :meth:`Button.look`): always the same."""
+        return None
 
     def draw(self, canvas: np.ndarray, action: np.ndarray) -> None:
         composite(canvas, self.sprite, self.x, self.y)
@@ -102,8 +107,13 @@ class Button:
     x: int
     y: int
 
+    def look(self, action: np.ndarray) -> bool:
+        """What ``action`` makes this element draw, as a hashable value: two actions with the same look
+        draw the same pixels (renderers use it to draw each distinct picture once)."""
+        return bool(action[INDEX[self.control]] >= BUTTON_PRESSED)
+
     def draw(self, canvas: np.ndarray, action: np.ndarray) -> None:
-        sprite = self.pressed if action[INDEX[self.control]] >= BUTTON_PRESSED else self.released
+        sprite = self.pressed if self.look(action) else self.released
         if sprite is not None:
             composite(canvas, sprite, self.x, self.y)
 
@@ -137,15 +147,24 @@ class Stick:
 
     def offset(self, action: np.ndarray) -> tuple[int, int]:
         """Pixel offset of the cap for ``action``: round(axis * range), axes clipped to [-1, 1]."""
-        ax = float(np.clip(action[INDEX[f"{self.side}_x"]], -1, 1))
-        ay = float(np.clip(action[INDEX[f"{self.side}_y"]], -1, 1))
+        # Plain floats: np.clip on scalars was most of the cost of rendering hundreds of stick pictures.
+        ax, ay = float(action[INDEX[f"{self.side}_x"]]), float(action[INDEX[f"{self.side}_y"]])
+        ax = -1.0 if ax < -1.0 else 1.0 if ax > 1.0 else ax  # NaN stays NaN: round() refuses it
+        ay = -1.0 if ay < -1.0 else 1.0 if ay > 1.0 else ay
         return round(ax * self.range_x), round(ay * self.range_y)
 
-    def draw(self, canvas: np.ndarray, action: np.ndarray) -> None:
-        dx, dy = self.offset(action)
+    def look(self, action: np.ndarray) -> tuple[int, int, bool]:
+        """The cap's pixel offset and whether it is drawn clicked (see :meth:`Button.look`)."""
         click = self.click
-        sprite = self.pressed if click and action[INDEX[click]] >= BUTTON_PRESSED else self.released
-        composite(canvas, sprite, self.x + dx, self.y + dy)
+        return (*self.offset(action), bool(click and action[INDEX[click]] >= BUTTON_PRESSED))
+
+    def sprite_for(self, look: tuple[int, int, bool]) -> np.ndarray:
+        """The cap's picture for a :meth:`look`."""
+        return self.pressed if look[2] else self.released
+
+    def draw(self, canvas: np.ndarray, action: np.ndarray) -> None:
+        look = self.look(action)
+        composite(canvas, self.sprite_for(look), self.x + look[0], self.y + look[1])
 
     def controls(self) -> tuple[str, ...]:
         axes = (f"{self.side}_x", f"{self.side}_y")
@@ -174,23 +193,26 @@ class Trigger:
     direction: Direction
     reverse: bool = False
 
-    def draw(self, canvas: np.ndarray, action: np.ndarray) -> None:
+    def look(self, action: np.ndarray) -> int:
+        """How many rows (up/down) or columns (left/right) of the sprite are shown (see
+        :meth:`Button.look`)."""
         value = float(np.clip(action[INDEX[self.control]], 0.0, 1.0))
         if self.reverse:
             value = 1.0 - value
         h, w = self.sprite.shape[:2]
+        return int((h if self.direction in ("up", "down") else w) * value)
+
+    def draw(self, canvas: np.ndarray, action: np.ndarray) -> None:
+        shown = self.look(action)
+        if shown <= 0:
+            return
+        h, w = self.sprite.shape[:2]
         if self.direction in ("up", "down"):
-            shown = int(h * value)
-            if shown <= 0:
-                return
             if self.direction == "up":
                 composite(canvas, self.sprite[h - shown :], self.x, self.y + h - shown)
             else:
                 composite(canvas, self.sprite[:shown], self.x, self.y)
         else:
-            shown = int(w * value)
-            if shown <= 0:
-                return
             if self.direction == "left":
                 composite(canvas, self.sprite[:, w - shown :], self.x + w - shown, self.y)
             else:
@@ -231,6 +253,10 @@ class DPad:
         if vertical and horizontal:
             return f"{vertical}_{horizontal}"
         return vertical or horizontal
+
+    def look(self, action: np.ndarray) -> str | None:
+        """The direction drawn (see :meth:`Button.look`)."""
+        return self.state(action)
 
     def draw(self, canvas: np.ndarray, action: np.ndarray) -> None:
         state = self.state(action)

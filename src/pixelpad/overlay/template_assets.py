@@ -23,7 +23,7 @@ import cv2
 import numpy as np
 
 from pixelpad.actions import ACTION_DIM, INDEX, NUM_BUTTONS
-from pixelpad.overlay.skin import BUTTON_PRESSED, Box, Skin, Static, Stick, resize_skin
+from pixelpad.overlay.skin import Box, Skin, Static, Stick, composite, resize_skin
 from pixelpad.overlay.template_fit import Templates
 
 log = logging.getLogger(__name__)
@@ -189,10 +189,9 @@ class _Layers:
         boxes = []
         for e in self.dynamic:
             if isinstance(e, Stick):
-                dx, dy = e.offset(action)
-                click = e.click
-                sprite = e.pressed if click and action[INDEX[click]] >= BUTTON_PRESSED else e.released
-                boxes.append((e.x + dx, e.y + dy, sprite.shape[1], sprite.shape[0]))
+                look = e.look(action)
+                sprite = e.sprite_for(look)
+                boxes.append((e.x + look[0], e.y + look[1], sprite.shape[1], sprite.shape[0]))
             else:
                 boxes.append(e.box())
         if not boxes:
@@ -210,6 +209,40 @@ class _Layers:
             e.draw(canvas, action)
         part = self._finish(canvas[y : y + h, x : x + w], self.above[y : y + h, x : x + w])
         return part - self.base[y : y + h, x : x + w]
+
+    def deltas(self, actions: np.ndarray, margin: int) -> list[tuple[Box, np.ndarray]]:
+        """Per action, its :meth:`tile` (grown by ``margin``) and :meth:`delta` there.
+
+        When a lone stick cap is all that moves (a stick's renderings), the caps are drawn over a stack
+        of the tiles at once (the same sprite at the same place in every tile): hundreds of renderings
+        cost a few array operations instead of a few hundred small ones.
+        """
+        tiles = [self.tile(a, margin) for a in actions]
+        if not (
+            len(self.dynamic) == 1
+            and list(self.middle) == self.dynamic
+            and isinstance(self.dynamic[0], Stick)
+        ):
+            return [(t, self.delta(a, t)) for a, t in zip(actions, tiles, strict=True)]
+        stick = self.dynamic[0]
+        looks = [stick.look(a) for a in actions]
+        groups: dict[tuple, list[int]] = {}  # the same tile size, sprite and place in the tile
+        for k, (look, (x, y, w, h)) in enumerate(zip(looks, tiles, strict=True)):
+            groups.setdefault((look[2], w, h, stick.x + look[0] - x, stick.y + look[1] - y), []).append(k)
+        out: list[tuple[Box, np.ndarray] | None] = [None] * len(actions)
+        for (clicked, w, h, sx, sy), members in groups.items():
+            pick = [
+                (slice(tiles[k][1], tiles[k][1] + h), slice(tiles[k][0], tiles[k][0] + w)) for k in members
+            ]
+            canvas = np.stack([self.below[p] for p in pick])
+            composite(canvas, stick.sprite_for((0, 0, clicked)), sx, sy)
+            if self.covered:
+                _over(canvas, np.stack([self.above[p] for p in pick]))
+            canvas[..., :3] *= canvas[..., 3:]
+            canvas -= np.stack([self.base[p] for p in pick])
+            for k, delta in zip(members, canvas, strict=True):
+                out[k] = (tiles[k], delta)
+        return out  # type: ignore[return-value]
 
 
 class _Renderer:
@@ -246,14 +279,20 @@ class _Renderer:
         out = np.empty((len(actions), uh, uw, 4), np.float32)
         out[:] = cv2.warpAffine(base, to_working, (uw, uh), flags=cv2.INTER_LINEAR)
         spread = math.ceil(4 * sigma) + 1  # OpenCV's Gaussian kernel reaches about 4 sigma
-        for k, action in enumerate(actions):
-            tile = layers.tile(action, spread)
+        # Actions that draw the same pixels (a small stick's cap moves by whole render pixels: many of
+        # a grid's offsets round to one position) are drawn once and copied.
+        looks = [tuple(e.look(action) for e in layers.dynamic) for action in actions]
+        drawn: dict[tuple, int] = {}
+        for k, look in enumerate(looks):
+            drawn.setdefault(look, k)
+        firsts = list(drawn.values())
+        tiles = layers.deltas(actions[firsts], spread)
+        if sigma:  # zero outside each tile, as the whole region's difference is
+            tiles = list(zip((t for t, _ in tiles), _blur_tiles([d for _, d in tiles], sigma), strict=True))
+        for k, (tile, delta) in zip(firsts, tiles, strict=True):
             tx, ty, tw, th = tile
             if tw == 0 or th == 0:
                 continue
-            delta = layers.delta(action, tile)
-            if sigma:  # zero outside the tile, as the whole region's difference is
-                delta = cv2.GaussianBlur(delta, (0, 0), sigma, borderType=cv2.BORDER_CONSTANT)
             # The working pixels whose bilinear taps reach the tile.
             shift = to_working[:, 2] + r * np.array([tx, ty])
             ox, oy = max(0, math.floor(shift[0] - r) - 1), max(0, math.floor(shift[1] - r) - 1)
@@ -265,7 +304,31 @@ class _Renderer:
             out[k, oy:oy1, ox:ox1] += cv2.warpAffine(
                 delta, matrix, (ox1 - ox, oy1 - oy), flags=cv2.INTER_LINEAR
             )
+        for k, look in enumerate(looks):
+            if drawn[look] != k:
+                out[k] = out[drawn[look]]
         return out[..., :3], out[..., 3]
+
+
+def _blur_tiles(tiles: list[np.ndarray], sigma: float) -> list[np.ndarray]:
+    """Each ``(h, w, 4)`` tile Gaussian-blurred on its own (zero beyond its edges), in few calls:
+    tiles of one size are stacked with zero rows between them as wide as the kernel reaches."""
+    gap = math.ceil(4 * sigma) + 1  # at least the reach of OpenCV's kernel for float images
+    out: list[np.ndarray | None] = [None] * len(tiles)
+    shapes: dict[tuple[int, ...], list[int]] = {}
+    for k, tile in enumerate(tiles):
+        shapes.setdefault(tile.shape, []).append(k)
+    for (h, w, c), members in shapes.items():
+        if h == 0 or w == 0:
+            for k in members:
+                out[k] = tiles[k]
+            continue
+        stack = np.zeros((len(members), h + gap, w, c), np.float32)
+        stack[:, :h] = [tiles[k] for k in members]
+        blurred = cv2.GaussianBlur(stack.reshape(-1, w, c), (0, 0), sigma, borderType=cv2.BORDER_CONSTANT)
+        for k, tile in zip(members, blurred.reshape(stack.shape)[:, :h], strict=True):
+            out[k] = tile
+    return out  # type: ignore[return-value]
 
 
 def _buttons(skin: Skin, renderer: _Renderer, config: AssetConfig) -> tuple[ButtonGroup, ...]:
@@ -313,7 +376,12 @@ def _stick(skin: Skin, renderer: _Renderer, side: str, steps: int) -> StickAsset
         actions[rows, INDEX[f"{side}_y"]] = offsets[:, 1]
         if press:
             actions[rows, INDEX[click]] = 1.0
-    colour, alpha = renderer.render(box, actions)
+    # One plane at a time: with the click fixed only the cap moves (whether the skin draws the click on
+    # the cap or as a button of its own), which the renderer draws for all offsets at once.
+    planes = [
+        renderer.render(box, actions[p * len(offsets) : (p + 1) * len(offsets)]) for p in range(len(presses))
+    ]
+    colour, alpha = (np.concatenate(parts) for parts in zip(*planes, strict=True))
     k = len(actions)
     templates = Templates.build(colour.reshape(k, -1, 3), alpha.reshape(k, -1))
     even = np.arange(steps) % 2 == 0
