@@ -127,14 +127,19 @@ def test_auto_mode_distrusts_an_untrained_parser(skin_dirs, video_batch, tmp_pat
     assert acc >= 0.98
 
 
-def test_long_videos_are_located_on_key_frames_only(extractor, video_batch, monkeypatch):
+def test_localisation_samples_as_the_extraction_settings_say(extractor, video_batch, monkeypatch):
     import pixelpad.overlay.locate as locate_module
 
     seen = []
     monkeypatch.setattr(locate_module, "locate", lambda path, bank, config: seen.append(config))
     result = extractor(make_task(video_batch["pc360"]))
     assert result["status"] == "no_overlay"  # what the stand-in found
-    assert seen[0].keyframes_above == extractor.config.locate_keyframes_above == 720
+    assert seen[0].keyframes_above == extractor.config.locate_keyframes_above == 720  # long: key frames
+    assert (seen[0].frames, seen[0].early_frames) == (
+        extractor.config.locate_frames,
+        extractor.config.locate_early_frames,
+    )
+    assert seen[0].frames < locate_module.LocateConfig().frames  # fewer than a whole search's
 
 
 def test_a_video_failing_after_its_read_pass_leaves_no_spool(extractor, video_batch, monkeypatch):
