@@ -5,12 +5,24 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from pixelpad.overlay.composite import Placement, blend, place
+from pixelpad.overlay.bank import TemplateBank
+from pixelpad.overlay.composite import BASE_WIDTH, Placement, blend, place
 from pixelpad.overlay.features import Features
 from pixelpad.overlay.first_pass import Matches, first_fits, match_frame, template_of
+from pixelpad.overlay.footage import procedural_footage
+from pixelpad.overlay.guided import GuidedFit
 from pixelpad.overlay.images import save_png
-from pixelpad.overlay.locate import LocateConfig, Location, accepts, locate, locate_frames, sample_for_locate
-from pixelpad.overlay.synth import synthesize_video
+from pixelpad.overlay.locate import (
+    LocateConfig,
+    Location,
+    _score,
+    accepts,
+    locate,
+    locate_frames,
+    sample_for_locate,
+)
+from pixelpad.overlay.procedural import procedural_skins
+from pixelpad.overlay.synth import composite_frames, synthesize_video
 from pixelpad.video import VideoError, write_video
 
 
@@ -195,3 +207,33 @@ def test_acceptance_weighs_the_explained_detail_not_the_evidence():
     assert accepts(small, cfg) and not accepts(busy, cfg)
     assert not accepts(where(cfg.min_distinct - 1, 0.9, 0.9), cfg)
     assert not accepts(where(200, 0.9, 0.9, inliers=cfg.min_inliers - 1), cfg)
+
+
+def test_layouts_that_acceptance_could_take_rank_first():
+    """A wrong layout fitted on game content with many distinct inliers and a picture that correlates
+    with it (more evidence, as wrong winners had in benchmarks/locate.py) ranks below the right one,
+    whose picture explains the frame under it. Fits that acceptance could not take (too few distinct
+    inliers, or too little explained) rank below it and among themselves by evidence."""
+    bank = TemplateBank(procedural_skins(12, seed=5), kinds=(), progress=False)
+    footage = procedural_footage(25, (240, 320), seed=4)
+    placement = Placement("tl", 0.9, 0.8)
+    skin = bank.templates[0].skin
+    frames, box = composite_frames(footage, skin, np.zeros((25, 21), np.float32), placement)
+    mean = np.stack(list(frames)).astype(np.float32).mean(axis=0)
+    scale = placement.scale * BASE_WIDTH * 320 / skin.size[1] / bank.templates[0].factor
+    affine = np.array([[scale, 0, box[0]], [0, scale, box[1]]])
+    elsewhere = affine + np.array([[0, 0, 60], [0, 0, 100]])  # on the game, below the overlay
+    right, wrong = int(bank.layout_of[0]), bank.layouts.index("procedural/switch-0002")
+    assert right != wrong
+    cfg = LocateConfig()
+    score_right = _score(bank, right, GuidedFit(affine, 120, 1.0, 60), mean, cfg)
+    score_wrong = _score(bank, wrong, GuidedFit(elsewhere, 900, 1.0, 600), mean, cfg)
+    assert score_wrong.evidence > score_right.evidence  # evidence alone would pick the wrong layout
+    assert score_right.explained > cfg.rank_explained > score_wrong.explained
+    assert score_right.rank(cfg) > score_wrong.rank(cfg)
+    few = _score(bank, right, GuidedFit(affine, 60, 1.0, cfg.rank_distinct - 1), mean, cfg)
+    assert few.explained == score_right.explained and few.rank(cfg) < score_wrong.rank(cfg)
+    # Below the explained floor, evidence ranks (explained detail there is noise).
+    lower = _score(bank, wrong, GuidedFit(elsewhere, 900, 1.0, 300), mean, cfg)
+    assert lower.explained == score_wrong.explained and lower.rank(cfg) < score_wrong.rank(cfg)
+    assert lower._replace(explained=score_wrong.explained + 0.05).rank(cfg) < score_wrong.rank(cfg)

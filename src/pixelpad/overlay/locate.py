@@ -16,10 +16,11 @@ Per video (the NitroGen recipe, with what measurements here taught):
    similar templates crowd each other out of the shared index's neighbours, and this finds the
    matches they hid (3-5x more inliers, tighter boxes). Then once more with only the keypoints in
    the best fit's region and more neighbours, for a layout the whole-frame pass missed;
-5. rank layouts by *evidence*: distinct template keypoints among the inliers (static game content
-   that a wrong layout fits by chance repeats its few matches in every frame) x the agreement of
-   the layout's picture with the mean of the sampled frames (:mod:`pixelpad.overlay.photometric`;
-   a similar wrong layout can gather as many distinct inliers, but its picture disagrees);
+5. rank layouts: first those acceptance could take (step 7), by the detail their picture explains
+   in the mean of the sampled frames; then the rest by *evidence*: distinct template keypoints among
+   the inliers (static game content that a wrong layout fits by chance repeats its few matches in
+   every frame) x the agreement of the layout's picture with the mean frame
+   (:mod:`pixelpad.overlay.photometric`); see :meth:`Score.rank`;
 6. among the colourways of the best layout pick the one whose picture best explains the mean frame;
 7. accept when its picture, alpha-blended over the game, explains at least ``min_explained`` of the
    mean frame's detail under the box (:func:`pixelpad.overlay.photometric.explained`), with floors on
@@ -39,6 +40,7 @@ import logging
 import math
 import os
 from dataclasses import dataclass, field, replace
+from typing import NamedTuple
 
 import cv2
 import numpy as np
@@ -77,6 +79,10 @@ class LocateConfig:
     min_explained: float = 0.1  # share of the mean frame's detail under the box the blended skin explains
     min_distinct: int = 40  # distinct template keypoints among the inliers, a floor
     min_inliers: int = 20  # pooled inliers, a floor (the paper's 20)
+    # Fits with this many distinct inliers and this much explained detail rank first (Score.rank): the
+    # acceptance floors, as settings of their own so that a benchmark that turns acceptance off ranks alike.
+    rank_distinct: int = 40
+    rank_explained: float = 0.1
     min_width: float = 0.04  # accepted overlay widths, share of the frame width
     max_width: float = 1.0
     max_rotation: float = 8.0  # degrees
@@ -236,11 +242,11 @@ def _search(
     first = first_fits(bank, pool_matches(bank, features, cfg, memo=memo), frame_size, cfg)
     stacked = stack_frames(features)
     results = _refine_best(bank, first, stacked, shape, cfg, cfg.shortlist)
-    weights = {lay: _weigh(bank, lay, fit, mean_frame) for lay, fit in results.items()}
+    scores = {lay: _score(bank, lay, fit, mean_frame, cfg) for lay, fit in results.items()}
     if results and cfg.region_k:
         # Where the best fit lies there is an overlay, maybe of a layout the whole-frame pass never
         # shortlisted (its matches crowded out): match only the keypoints there, with more neighbours.
-        lay = max(results, key=lambda lay: weights[lay])
+        lay = max(results, key=lambda lay: scores[lay].rank(cfg))
         x, y, w, h = box_of(results[lay].affine, template_of(bank, lay).size, frame_size)
         region = (x - w / 4, y - h / 4, x + w * 5 / 4, y + h * 5 / 4)
         region_cfg = replace(cfg, k=cfg.region_k, checks=cfg.region_checks)
@@ -248,13 +254,10 @@ def _search(
         more = _refine_best(bank, {k: v for k, v in first.items() if k not in results}, stacked,
                             shape, cfg, cfg.region_shortlist)  # fmt: skip
         results |= more
-        weights |= {lay: _weigh(bank, lay, fit, mean_frame) for lay, fit in more.items()}
-    # Evidence ranks: a wrong layout can gather as many distinct inliers as the right one (similar
-    # layouts share buttons and sticks, static game content fits by chance), but its picture then
-    # disagrees with the mean frame (measured: 0.02-0.22 for such winners, 0.4-0.9 for right ones).
-    ranked = sorted(results, key=lambda lay: weights[lay], reverse=True)
+        scores |= {lay: _score(bank, lay, fit, mean_frame, cfg) for lay, fit in more.items()}
+    ranked = sorted(results, key=lambda lay: scores[lay].rank(cfg), reverse=True)
     diagnosis = {bank.layouts[lay]: results[lay].distinct for lay in ranked}
-    log.debug("locate: distinct inliers per layout %s, evidence %s", diagnosis, weights)
+    log.debug("locate: distinct inliers per layout %s, scores %s", diagnosis, scores)
     if not ranked:
         return None, 0.0
     fit = results[ranked[0]]
@@ -262,7 +265,7 @@ def _search(
     best = bank.templates[template]
     agrees = agreement(best.image, affine, mean_frame)
     evidence = weigh_evidence(fit.distinct, agrees)
-    runner_up = max((weights[lay] for lay in ranked[1:]), default=0.0)
+    runner_up = max((scores[lay].evidence for lay in ranked[1:]), default=0.0)
     found = Location(
         skin=best.skin.name, layout=best.skin.layout, affine=affine,
         box=box_of(affine, best.size, frame_size),
@@ -274,14 +277,41 @@ def _search(
     return found, runner_up
 
 
-def _weigh(bank: TemplateBank, layout: int, fit: GuidedFit, mean_frame: np.ndarray) -> float:
-    """Evidence for ``layout`` at ``fit``: its distinct inliers x the agreement of its best-agreeing
-    colourway with the mean frame ``(H, W, 3)`` float32."""
-    agrees = max(
-        agreement(bank.templates[int(t)].image, fit.affine, mean_frame)
-        for t in np.flatnonzero(bank.layout_of == layout)
+class Score(NamedTuple):
+    """What ranks a refined layout: its best-agreeing colourway's explained detail
+    (:func:`pixelpad.overlay.photometric.explained`), evidence (:func:`weigh_evidence`), distinct inliers."""
+
+    explained: float
+    evidence: float
+    distinct: int
+
+    def rank(self, cfg: LocateConfig) -> tuple:
+        """Sort key, higher first. Fits that acceptance could take (``cfg.rank_distinct`` distinct inliers,
+        ``cfg.rank_explained`` explained) come first, by explained detail; the rest by evidence.
+
+        Ranked by evidence alone, a wrong layout with many distinct inliers on static game content
+        (explained below 0) could win over a right one that acceptance would take. Among fits that
+        explain nothing, explained detail is noise (wrong layouts and a right one badly fitted alike
+        at -0.2-0), so evidence keeps ranking them.
+        """
+        if self.distinct >= cfg.rank_distinct and self.explained >= cfg.rank_explained:
+            return (True, self.explained, self.evidence)
+        return (False, self.evidence, self.explained)
+
+
+def _score(
+    bank: TemplateBank, layout: int, fit: GuidedFit, mean_frame: np.ndarray, cfg: LocateConfig
+) -> Score:
+    """:class:`Score` of ``layout`` at ``fit`` against the mean frame ``(H, W, 3)`` float32. Explained detail
+    is measured for the best-agreeing colourway only (one measure per layout: ~25-50 ms each)."""
+    templates = [bank.templates[int(t)].image for t in np.flatnonzero(bank.layout_of == layout)]
+    agrees = [agreement(image, fit.affine, mean_frame) for image in templates]
+    best = int(np.argmax(agrees))
+    return Score(
+        explained(templates[best], fit.affine, mean_frame),
+        weigh_evidence(fit.distinct, agrees[best]),
+        fit.distinct,
     )
-    return weigh_evidence(fit.distinct, agrees)
 
 
 def accepts(found: Location, cfg: LocateConfig) -> bool:
