@@ -12,6 +12,7 @@ from pixelpad.demo.play import record_agent
 from pixelpad.eval import read_results
 
 FAKES = str(Path(__file__).parents[1] / "eval")  # eval_fakes: a dot on a strip that the left stick moves
+DOT_ENV = "eval_fakes:make_dot_env"
 
 
 @pytest.fixture
@@ -25,7 +26,7 @@ def dot_tasks(monkeypatch):
 
 
 def test_evaluate_replays_only_the_policies_it_did_not_finish(tmp_path, dot_tasks):
-    config = DemoConfig(eval_seeds=(0, 1), workers=1, env_factory="eval_fakes:make_dot_env")
+    config = DemoConfig(eval_seeds=(0, 1), noop_seeds=(0, 1), workers=1, env_factory=DOT_ENV)
     evaluate(["noop", "random"], dot_tasks, tmp_path, config)
     noop, rand = tmp_path / "noop" / "episodes.jsonl", tmp_path / "random" / "episodes.jsonl"
     finished = noop.stat().st_mtime_ns
@@ -35,11 +36,18 @@ def test_evaluate_replays_only_the_policies_it_did_not_finish(tmp_path, dot_task
     assert len(read_results(rand)) == 4, "an interrupted one is"
 
 
+def test_noop_plays_its_own_episodes_and_the_others_the_evaluation_seeds(tmp_path, dot_tasks):
+    config = DemoConfig(eval_seeds=(0, 1, 2), noop_seeds=(0,), workers=1, env_factory=DOT_ENV)
+    evaluate(["noop", "random"], dot_tasks[:1], tmp_path, config)
+    played = {p: [r.seed for r in read_results(tmp_path / p / "episodes.jsonl")] for p in ("noop", "random")}
+    assert played == {"noop": [0], "random": [0, 1, 2]}
+
+
 def test_play_stage_tasks_in_parallel_play_as_they_do_one_by_one(tmp_path, dot_tasks):
     from pixelpad.policy import Policy, get_preset
 
     Policy(get_preset("tiny")).save_pretrained(tmp_path / "policy")
-    kwargs = {"env_factory": "eval_fakes:make_dot_env", "execute": 4}
+    kwargs = {"env_factory": DOT_ENV, "execute": 4}
     alone = record_agent(tmp_path / "policy", dot_tasks, tmp_path / "alone", workers=1, **kwargs)
     together = record_agent(tmp_path / "policy", dot_tasks, tmp_path / "together", workers=2, **kwargs)
     assert list(together) == [t.name for t in dot_tasks]
@@ -57,7 +65,7 @@ def test_recording_in_parallel_keeps_task_and_seed_order(tmp_path, dot_tasks):
     # one, so it is recorded first and must still be listed second
     tasks = ("neverball-coin", "chromium-score-100")
     config = RecordConfig(tasks=tasks, seeds=(0, 1), video_size=(64, 128), skins=("nintendospy",),
-                          env_factory="eval_fakes:make_dot_env", workers=2)  # fmt: skip
+                          env_factory=DOT_ENV, workers=2)  # fmt: skip
     rows = record_demonstrations(config, tmp_path, progress=False)
     assert [(r["task"], r["seed"]) for r in rows] == [(t, s) for t in tasks for s in (0, 1)]
     assert all(Path(r["video"]).stat().st_size > 0 for r in rows)
