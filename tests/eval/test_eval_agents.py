@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from pixelpad.actions import INDEX, MENU_BUTTONS
-from pixelpad.eval.agents import ChunkAgent, RandomAgent, chunk_stride, policy_label
+from pixelpad.eval.agents import ChunkAgent, RandomAgent, chunk_stride, policy_label, previous_steps
 from pixelpad.eval.errors import EvalError
 
 FRAME = np.zeros((8, 8, 3), np.uint8)
@@ -53,6 +53,28 @@ def test_a_slower_task_plays_every_kth_chunk_action_for_the_same_span_of_time():
     np.testing.assert_allclose(played, [0, 3, 6, 0, 3, 6])
 
 
+def test_a_policy_reading_the_previous_frame_gets_the_frame_its_gap_spans():
+    """gap 3 at 30 fps: the frame 3 steps back; on a 10 fps task (stride 3): the last one; the
+    episode's first frame while the episode is younger, as in training."""
+    seen = []
+
+    def predict(frame, previous):
+        seen.append((int(frame[0, 0, 0]), int(previous[0, 0, 0])))
+        return np.zeros((16, 21), np.float32)
+
+    for stride, expected in ((1, [(0, 0), (4, 1), (8, 5)]), (3, [(0, 0), (4, 3), (8, 7)])):
+        seen.clear()
+        agent = ChunkAgent(predict, execute=4 * stride, stride=stride, frame_gap=3)
+        agent.reset(0)
+        for step in range(10):
+            agent.act(np.full((8, 8, 3), step, np.uint8))
+        assert seen[:3] == expected, (stride, seen)
+        agent.reset(1)  # a new episode forgets the last one's frames
+        agent.act(np.full((8, 8, 3), 99, np.uint8))
+        assert seen[-1] == (99, 99)
+    assert [previous_steps(g, s) for g, s in ((3, 1), (3, 3), (2, 3), (8, 3))] == [3, 1, 1, 3]
+
+
 def test_chunk_agent_rejects_bad_chunks():
     agent = ChunkAgent(lambda frame: np.zeros((3, 5), np.float32))
     with pytest.raises(Exception, match="21"):
@@ -61,6 +83,8 @@ def test_chunk_agent_rejects_bad_chunks():
         ChunkAgent(lambda frame: frame, execute=0)
     with pytest.raises(EvalError):
         ChunkAgent(lambda frame: frame, stride=0)
+    with pytest.raises(EvalError):
+        ChunkAgent(lambda frame: frame, frame_gap=-1)
 
 
 def test_policy_labels():

@@ -30,6 +30,23 @@ def test_each_action_comes_from_the_chunk_of_the_frame_it_was_planned_on() -> No
     np.testing.assert_allclose(np.stack(game.received), np.stack(want))
 
 
+def test_a_policy_reading_two_frames_gets_the_observation_previous_steps_back() -> None:
+    """Planned at steps 0, 3, 6 with previous_steps 2: the earlier frames are those of steps 0, 1, 4;
+    after an episode ends, the new episode's first frame stands in again."""
+    pairs = []
+
+    class TwoFrames(MeanPredictor):
+        def predict(self, frames: np.ndarray, previous: np.ndarray) -> np.ndarray:
+            pairs.append((int(frames[0, 0, 0, 0]), int(previous[0, 0, 0, 0])))
+            return super().predict(frames)
+
+    play(FakeGame(episode_length=7), TwoFrames(), steps=9, execute=3, previous_steps=2, progress=False)
+    step = [(t * 37) % 256 for t in range(7)]
+    assert pairs == [(step[0], step[0]), (step[3], step[1]), (step[6], step[4]), (step[0], step[0])]
+    with pytest.raises(ServeError, match="previous_steps"):
+        play(FakeGame(), MeanPredictor(), steps=1, previous_steps=-1, progress=False)
+
+
 def test_menu_buttons_are_masked_unless_allowed() -> None:
     game = FakeGame()
     play(game, MeanPredictor(), steps=5, progress=False)

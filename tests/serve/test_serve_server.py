@@ -33,6 +33,16 @@ def test_loopback_by_default() -> None:
         assert server.address.startswith("tcp://127.0.0.1:")
 
 
+def test_a_policy_reading_two_frames_is_not_served() -> None:
+    """The protocol carries one frame a request: serving such a policy would hide its motion input."""
+    from pixelpad.policy import Policy, get_preset
+    from pixelpad.serve import PolicyPredictor, ServeError
+
+    policy = Policy(get_preset("tiny").replace(previous_frame_gap=3, vision_layers=1, dit_layers=1))
+    with pytest.raises(ServeError, match="previous frame"):
+        PolicyServer(PolicyPredictor(policy))
+
+
 def test_token_is_enforced(predictor: MeanPredictor) -> None:
     with PolicyServer(predictor, ServerConfig(port=0, token="s3cret")) as server:
         for token in (None, "wrong", "s3cret-but-longer"):

@@ -6,8 +6,8 @@ import pytest
 import torch
 from train_factories import make_pattern_dataset
 
-from pixelpad.train.augment import AugmentConfig
-from pixelpad.train.data import make_loader, open_splits
+from pixelpad.train.augment import AugmentConfig, augment
+from pixelpad.train.data import Collate, make_loader, open_splits
 from pixelpad.train.errors import DataError
 
 
@@ -28,7 +28,7 @@ def _loader(splits, *, start=0, end=4, workers=0, weights=None):
     return list(loader), parts
 
 
-def _open(*roots, val_fraction=0.0):
+def _open(*roots, val_fraction=0.0, previous_gap=0):
     return open_splits(
         [str(r) for r in roots],
         image_size=32,
@@ -37,6 +37,7 @@ def _open(*roots, val_fraction=0.0):
         mask_overlay=True,
         seed=0,
         val_samples=4,
+        previous_gap=previous_gap,
     )
 
 
@@ -93,3 +94,22 @@ def test_window_is_as_wide_as_half_the_frame_cache_holds(pattern_data):
     segment = 256 * 256 * 3 * 64
     assert window_segments(big, lanes=2) == big[0].cache_bytes // (2 * 2 * segment) == 10
     assert window_segments(big, lanes=64) == MIN_WINDOW_SEGMENTS
+
+
+def test_frame_pairs_hold_the_frame_gap_frames_earlier_and_are_augmented_alike(pattern_data):
+    """The previous frame of a sample at t is the episode's frame t - 3 (its first before t = 3, as a
+    policy playing from an episode's start sees); both frames of a sample get the same augmentation."""
+    splits = _open(pattern_data, val_fraction=0.25, previous_gap=3)
+    data = splits.train[0]
+    for index in (0, 2, 3, 10, 24, 26, 30):  # 24-frame episodes: sample 24 is the second one's first
+        item = data[index]
+        assert torch.equal(item["previous"], data[index - min(3, item["t"])]["frame"]), index
+    assert not torch.equal(data[10]["previous"], data[10]["frame"])  # the corner clutter changes
+    batch = Collate(AugmentConfig(), 0)(
+        [dict(data[0], seed=5, key=(0, 0)), dict(data[10], seed=6, key=(0, 1))]
+    )
+    assert not torch.equal(batch["frames"][0], data[0]["frame"])  # augmented
+    assert torch.equal(batch["previous"][0], batch["frames"][0])
+    alike = augment(data[7]["frame"][None], AugmentConfig().sample_params([6]))[0]
+    assert torch.equal(batch["previous"][1], alike)
+    assert "previous" in splits.val[0] and "previous" in _loader(splits, end=1)[0][0]

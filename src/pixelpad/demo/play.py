@@ -79,6 +79,7 @@ def _play_task(
     import torch
 
     from pixelpad.eval import chunk_stride, load_env_factory
+    from pixelpad.eval.agents import previous_steps
     from pixelpad.serve import load_policy, play
 
     policy = load_policy(policy_dir)
@@ -88,6 +89,10 @@ def _play_task(
         fps = float(env.metadata.get("render_fps") or task.fps)
         stride = chunk_stride(policy_fps, fps)
         steps, plan = math.ceil(task.time_limit_s * fps), math.ceil(execute / stride)
-        play(env, Strided(policy, stride), steps, plan, folder, seed=seed, progress=False)
+        gap = policy.config.previous_frame_gap
+        play(
+            env, Strided(policy, stride), steps, plan, folder, seed=seed, progress=False,
+            previous_steps=previous_steps(gap, stride) if gap else 0,
+        )  # fmt: skip
     finally:
         env.close()

@@ -14,7 +14,9 @@ of start pauses most games, and no task needs it once play has started.
 A policy's chunk is a span of time at the frame rate of its training data (``policy_fps``). A task
 played at a lower rate (Neverball, 10 fps) takes every k-th action of each chunk (:func:`chunk_stride`),
 so a chunk lasts in the game as long as it did in the data; played step by step, a 30 fps chunk would
-run three times slower and every decision would come three times later than the policy learned.
+run three times slower and every decision would come three times later than the policy learned. A
+policy that also reads an earlier frame (``previous_frame_gap``, in frames of its training data) gets
+the frame as many env steps back as span that time (:func:`previous_steps`).
 """
 
 from __future__ import annotations
@@ -81,35 +83,49 @@ class ChunkAgent:
     ``execute`` actions, predict again.
 
     Args:
-        predict: (frame uint8 ``(H, W, 3)``, seed) -> chunk float32 ``(T, 21)``.
+        predict: frame uint8 ``(H, W, 3)`` -> chunk float32 ``(T, 21)``; with ``frame_gap``, (frame,
+            previous frame) -> chunk.
         on_reset: called with the episode seed at every reset (re-seeds noise, resets a server).
         execute: actions of each chunk played before predicting again, counted at the policy's rate.
         stride: every ``stride``-th action of a chunk is played, one per env step (see
             :func:`chunk_stride`); ``execute`` then covers ``ceil(execute / stride)`` env steps.
+        frame_gap: the policy's ``previous_frame_gap`` (0: it reads the current frame only); the
+            frame :func:`previous_steps` env steps back goes with the current one (the episode's first
+            frame while it is younger, as in training).
     """
 
     def __init__(
         self,
-        predict: Callable[[np.ndarray], np.ndarray],
+        predict: Callable[..., np.ndarray],
         *,
         on_reset: Callable[[int], None] | None = None,
         execute: int = 8,
         stride: int = 1,
+        frame_gap: int = 0,
     ) -> None:
-        if execute < 1 or stride < 1:
-            raise EvalError(f"execute and stride must be at least 1, got {execute} and {stride}")
+        if execute < 1 or stride < 1 or frame_gap < 0:
+            raise EvalError(
+                f"execute and stride must be at least 1 and frame_gap at least 0, got {execute}, {stride} "
+                f"and {frame_gap}"
+            )
         self._predict, self._on_reset, self.execute, self.stride = predict, on_reset, execute, stride
+        self.frame_gap = frame_gap
         self._chunk = np.zeros((0, ACTION_DIM), np.float32)
         self._position = 0
+        self._frames: list[np.ndarray] = []  # the last previous_steps + 1 frames, oldest first
 
     def reset(self, seed: int) -> None:
-        self._chunk, self._position = np.zeros((0, ACTION_DIM), np.float32), 0
+        self._chunk, self._position, self._frames = np.zeros((0, ACTION_DIM), np.float32), 0, []
         if self._on_reset is not None:
             self._on_reset(seed)
 
     def act(self, frame: np.ndarray) -> np.ndarray:
+        if self.frame_gap:
+            keep = previous_steps(self.frame_gap, self.stride) + 1
+            self._frames = [*self._frames[-(keep - 1) :], np.array(frame)]
         if self._position >= min(math.ceil(self.execute / self.stride), len(self._chunk)):
-            chunk = validate(self._predict(frame), where="policy output")
+            chunk = self._predict(frame, self._frames[0]) if self.frame_gap else self._predict(frame)
+            chunk = validate(chunk, where="policy output")
             if chunk.ndim != 2 or len(chunk) == 0:
                 raise EvalError(f"a policy must predict a (T, 21) chunk, got shape {chunk.shape}")
             self._chunk, self._position = mask_buttons(chunk, MENU_BUTTONS)[:: self.stride], 0
@@ -126,6 +142,13 @@ def chunk_stride(policy_fps: float | None, env_fps: float) -> int:
     return max(1, round(policy_fps / env_fps))
 
 
+def previous_steps(frame_gap: int, stride: int) -> int:
+    """Env steps back to the frame a policy with ``previous_frame_gap = frame_gap`` (in frames of its
+    training data) reads beside the current one, on a task played every ``stride`` data frames; at
+    least one step (a 30 fps gap of 2 on a 10 fps task: the last frame)."""
+    return max(1, round(frame_gap / stride))
+
+
 def _checkpoint_agent(path: str, execute: int, device: str) -> ChunkAgent:
     import torch
 
@@ -134,10 +157,16 @@ def _checkpoint_agent(path: str, execute: int, device: str) -> ChunkAgent:
     policy = load_policy(path, device=device)
     generator = torch.Generator(device=device)
 
-    def predict(frame: np.ndarray) -> np.ndarray:
-        return np.asarray(policy.predict(frame[None], generator=generator))[0]
+    def predict(frame: np.ndarray, previous: np.ndarray | None = None) -> np.ndarray:
+        earlier = None if previous is None else previous[None]
+        return np.asarray(policy.predict(frame[None], generator=generator, previous=earlier))[0]
 
-    return ChunkAgent(predict, on_reset=lambda seed: generator.manual_seed(seed), execute=execute)
+    return ChunkAgent(
+        predict,
+        on_reset=lambda seed: generator.manual_seed(seed),
+        execute=execute,
+        frame_gap=policy.config.previous_frame_gap,
+    )
 
 
 def _remote_agent(address: str, execute: int) -> ChunkAgent:

@@ -51,6 +51,11 @@ class PolicyConfig:
     # frame standardised to mean 0, std 1: a dark game's frames otherwise differ by a few percent of the
     # token norm, and an encoder trained from scratch barely tells them apart)
     pixel_norm: str = "siglip"
+    # > 0: the encoder also sees the frame this many frames (at the training data's rate) before the
+    # current one, as three more input channels holding the difference of the two frames. One frame
+    # cannot tell a rising player from a falling one, or a ship moving left from one moving right; 0
+    # (the released model) reads one frame. Frames before an episode's first count as its first.
+    previous_frame_gap: int = 0
     # --- VL mixer: pre-LN self-attention blocks over the image tokens, width = vision_width ---
     mixer_layers: int = 4
     mixer_heads: int = 16
@@ -105,6 +110,7 @@ class PolicyConfig:
         ]  # fmt: skip
         for name in positive:
             need(int(getattr(self, name)) > 0, f"{name} must be positive, got {getattr(self, name)}")
+        need(self.previous_frame_gap >= 0, f"previous_frame_gap must be >= 0, got {self.previous_frame_gap}")
         need(self.mixer_layers >= 0, f"mixer_layers must be >= 0, got {self.mixer_layers}")
         need(self.image_size % self.patch_size == 0, "image_size must be a multiple of patch_size")
         need(self.vision_width % self.vision_heads == 0, "vision_width must be divisible by vision_heads")
@@ -156,6 +162,11 @@ class PolicyConfig:
     def hidden_size(self) -> int:
         """Width of the DiT and of the action tokens."""
         return self.dit_heads * self.dit_head_dim
+
+    @property
+    def num_channels(self) -> int:
+        """Input channels of the patch embedding: RGB, and the difference from the previous frame."""
+        return 6 if self.previous_frame_gap else 3
 
     @property
     def num_image_tokens(self) -> int:

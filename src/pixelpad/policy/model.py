@@ -1,6 +1,7 @@
-"""The policy: one RGB frame → a chunk of future gamepad actions.
+"""The policy: one RGB frame (and, with ``previous_frame_gap``, an earlier one) → a chunk of future
+gamepad actions.
 
-frame (H, W, 3) uint8 ─ resize, normalise ─► SigLIP ─► image tokens (N, Dv)
+frame (H, W, 3) uint8 [+ previous frame] ─ resize, normalise ─► SigLIP ─► image tokens (N, Dv)
    [game token] + left zero-padding (released model only) ─► mixer blocks ─► context (S, Dv)
 noise (T, A) ─ N Euler steps of: action encoder + positions ─► DiT(⋯ context) ─► decoder ─► velocity
    ─► chunk (T, A) in the model's layout ─► decoded pixelpad actions (T, 21)
@@ -104,13 +105,33 @@ class Policy(nn.Module):
     def num_parameters(self) -> int:
         return sum(p.numel() for p in self.parameters())
 
-    def pixels(self, frames: np.ndarray | Tensor) -> Tensor:
-        """uint8 frames (H, W, 3) or (B, H, W, 3), any size → pixel values (B, 3, S, S) on the model."""
+    def pixels(self, frames: np.ndarray | Tensor, previous: np.ndarray | Tensor | None = None) -> Tensor:
+        """uint8 frames (H, W, 3) or (B, H, W, 3), any size → pixel values (B, C, S, S) on the model.
+
+        With ``config.previous_frame_gap`` the last three channels are the frame minus ``previous`` (the
+        frame that many data frames earlier, same shape; None: no motion, as at an episode's start),
+        scaled like the frame itself so a motion keeps its size relative to the picture.
+        """
         pixels = preprocess(as_frame_batch(frames, self.device), self.config.image_size, self.dtype)
+        if previous is not None and not self.config.previous_frame_gap:
+            raise PolicyInputError("this policy reads one frame (previous_frame_gap is 0): pass no previous")
+        motion = None
+        if self.config.previous_frame_gap:
+            before = pixels
+            if previous is not None:
+                before = preprocess(as_frame_batch(previous, self.device), self.config.image_size, self.dtype)
+                if before.shape != pixels.shape:
+                    raise PolicyInputError(
+                        f"previous frames must match the frames' shape, got {tuple(previous.shape)} for "
+                        f"{tuple(frames.shape)}"
+                    )
+            motion = pixels - before
         if self.config.pixel_norm == "frame":
             mean = pixels.mean(dim=(1, 2, 3), keepdim=True)
-            pixels = (pixels - mean) / (pixels.std(dim=(1, 2, 3), keepdim=True) + 1e-2)
-        return pixels
+            scale = pixels.std(dim=(1, 2, 3), keepdim=True) + 1e-2
+            pixels = (pixels - mean) / scale
+            motion = None if motion is None else motion / scale
+        return pixels if motion is None else torch.cat([pixels, motion], dim=1)
 
     def image_tokens(self, pixels: Tensor) -> Tensor:
         """Pixel values (B, 3, S, S) → SigLIP tokens after the post-LayerNorm (B, N, Dv)."""
@@ -137,9 +158,15 @@ class Policy(nn.Module):
             tokens = block(tokens)
         return tokens
 
-    def encode(self, frames: np.ndarray | Tensor, game_ids: Tensor | None = None) -> Tensor:
-        """uint8 frames → mixed context (B, S, Dv): everything that does not depend on the actions."""
-        return self.context(self.image_tokens(self.pixels(frames)), game_ids)
+    def encode(
+        self,
+        frames: np.ndarray | Tensor,
+        game_ids: Tensor | None = None,
+        previous: np.ndarray | Tensor | None = None,
+    ) -> Tensor:
+        """uint8 frames (and previous frames, see :meth:`pixels`) → mixed context (B, S, Dv): everything
+        that does not depend on the actions."""
+        return self.context(self.image_tokens(self.pixels(frames, previous)), game_ids)
 
     def action_positions(self, horizon: int) -> Tensor | None:
         """The learned position embedding of ``horizon`` action tokens (T, D), or None."""
@@ -179,9 +206,10 @@ class Policy(nn.Module):
         """Masked flow-matching MSE of a batch (scalar).
 
         ``batch``: ``frames`` uint8 (B, H, W, 3) any size, ``actions`` float (B, T, 21) in pixelpad
-        layout, ``action_mask`` bool (B, T) (False on padding past the episode's end). T must equal
-        ``config.horizon``; actions are converted to the model's layout here. Noise and times come
-        from torch's global generator.
+        layout, ``action_mask`` bool (B, T) (False on padding past the episode's end), and for a policy
+        with ``previous_frame_gap`` ``previous`` uint8 (B, H, W, 3), the frames that many steps earlier.
+        T must equal ``config.horizon``; actions are converted to the model's layout here. Noise and
+        times come from torch's global generator.
         """
         actions = batch["actions"].to(self.device, torch.float32)
         mask = batch["action_mask"].to(self.device)
@@ -198,7 +226,7 @@ class Policy(nn.Module):
         x_t, velocity, buckets = training_targets(
             target, noise, u, self.config.noise_s, self.config.num_timestep_buckets
         )
-        context = self.encode(batch["frames"])
+        context = self.encode(batch["frames"], previous=batch.get("previous"))
         pred = self.head(x_t, buckets, context).float()
         goal = target if self.config.prediction == "action" else velocity
         weights = mask[..., None].expand_as(pred).float()
@@ -214,15 +242,17 @@ class Policy(nn.Module):
         *,
         game_ids: Tensor | None = None,
         generator: torch.Generator | None = None,
+        previous: np.ndarray | Tensor | None = None,
     ) -> Tensor:
         """The raw chunk (B, T, A), float32, in the model's own layout (fast cached sampler).
 
         ``noise`` (B, T, A) fixes the starting point (so two implementations can be compared);
-        otherwise it is drawn from ``generator``. Dropout is off while sampling.
+        otherwise it is drawn from ``generator``. Dropout is off while sampling. ``previous``: see
+        :meth:`pixels`.
         """
         steps = num_steps or self.config.num_inference_steps
         with self._eval_mode():
-            context = self.encode(frames, game_ids)
+            context = self.encode(frames, game_ids, previous)
             noise = self._noise(context.shape[0], noise, generator)
             return sample_fast(self, context, noise, steps)
 
@@ -234,14 +264,18 @@ class Policy(nn.Module):
         seed: int | None = None,
         generator: torch.Generator | None = None,
         game_ids: Tensor | None = None,
+        previous: np.ndarray | Tensor | None = None,
     ) -> np.ndarray:
         """Pixelpad actions (B, T, 21) for uint8 frames (H, W, 3) or (B, H, W, 3) of any size.
 
         Buttons are thresholded, sticks clipped to [-1, 1]. ``seed`` makes the noise reproducible.
+        ``previous``: the frames ``config.previous_frame_gap`` data frames earlier (see :meth:`pixels`).
         """
         if generator is None and seed is not None:
             generator = torch.Generator(device=self.device).manual_seed(seed)
-        raw = self.sample(frames, num_steps=num_steps, game_ids=game_ids, generator=generator)
+        raw = self.sample(
+            frames, num_steps=num_steps, game_ids=game_ids, generator=generator, previous=previous
+        )
         return decode(raw, self.config.action_layout)
 
     def _noise(self, batch: int, noise: Tensor | None, generator: torch.Generator | None) -> Tensor:

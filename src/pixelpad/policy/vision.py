@@ -37,6 +37,7 @@ def siglip_config(config: PolicyConfig) -> SiglipVisionConfig:
         num_attention_heads=config.vision_heads,
         image_size=config.image_size,
         patch_size=config.patch_size,
+        num_channels=config.num_channels,
         layer_norm_eps=config.vision_eps,
         hidden_act="gelu_pytorch_tanh",
         vision_use_head=config.vision_use_head,
@@ -68,6 +69,11 @@ def config_with_vision_dir(config: PolicyConfig, path: str | Path) -> PolicyConf
 
 def load_vision(config: PolicyConfig, path: str | Path) -> SiglipVisionModel:
     """Load pretrained encoder weights from a local directory; its sizes must match ``config``."""
+    if config.previous_frame_gap:
+        raise CheckpointError(
+            "pretrained SigLIP weights read RGB only; a policy with previous_frame_gap > 0 trains its "
+            "encoder from scratch"
+        )
     siglip = _read_siglip_config(path)
     expected = siglip_config(config)
     for name in ("hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads"):

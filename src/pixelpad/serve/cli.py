@@ -127,7 +127,11 @@ def _play(args: argparse.Namespace) -> int:
     allow = tuple(name.strip() for name in args.allow_buttons.split(",") if name.strip())
     env = GameEnv(args.game, cmd=args.cmd, fps=args.fps, exact=args.exact, seed=args.seed)
     try:
-        result = play(env, policy, args.steps, args.execute, args.record, allow_buttons=allow, seed=args.seed)
+        gap = 0 if remote else policy.policy.config.previous_frame_gap  # chunks play one action a step
+        result = play(
+            env, policy, args.steps, args.execute, args.record, allow_buttons=allow, seed=args.seed,
+            previous_steps=gap,
+        )  # fmt: skip
     finally:
         env.close()
         if remote:

@@ -7,6 +7,10 @@ at the cost of more predictions. Menu buttons (back, start, guide) are released 
 reaches the game unless allowed: a policy trained on gameplay presses them by accident, and one
 press of start pauses most games.
 
+A policy that reads an earlier frame beside the current one (``previous_frame_gap``) gets the
+observation ``previous_steps`` env steps back (the episode's first while it is younger); only a local
+policy can: the wire protocol carries one frame.
+
 Time stands still while the policy thinks: a :class:`pixelpad.sim.GameEnv` advances the game's
 virtual clock only inside ``step``, so a slow CPU plays exactly as a fast GPU would.
 """
@@ -60,16 +64,24 @@ class PlayResult:
         return float(np.mean(self.think_ms)) if self.think_ms else 0.0
 
 
-def chunk_source(policy: Any) -> Callable[[np.ndarray], np.ndarray]:
-    """One frame ``(H, W, 3)`` -> one chunk ``(T, 21)``, from a Client, a Policy or a predictor.
+def chunk_source(policy: Any) -> Callable[[np.ndarray, np.ndarray | None], np.ndarray]:
+    """(frame ``(H, W, 3)``, previous frame or None) -> one chunk ``(T, 21)``, from a Client, a Policy
+    or a predictor.
 
-    A :class:`Client` answers one frame; a policy or server-side predictor takes a batch.
+    A :class:`Client` answers one frame; a policy or server-side predictor takes a batch, and the
+    previous frames as ``previous=`` when given.
     """
     if isinstance(policy, Client):
-        return policy.predict
+        return lambda frame, previous: policy.predict(frame)
     if not callable(getattr(policy, "predict", None)):
         raise ServeError(f"{type(policy).__name__} has no predict(frames); expected a Policy or a Client")
-    return lambda frame: np.asarray(policy.predict(frame[None]))[0]
+
+    def predict(frame: np.ndarray, previous: np.ndarray | None) -> np.ndarray:
+        if previous is None:
+            return np.asarray(policy.predict(frame[None]))[0]
+        return np.asarray(policy.predict(frame[None], previous=previous[None]))[0]
+
+    return predict
 
 
 def play(
@@ -82,6 +94,7 @@ def play(
     allow_buttons: tuple[str, ...] = (),
     seed: int | None = None,
     progress: bool = True,
+    previous_steps: int = 0,
 ) -> PlayResult:
     """Let ``policy`` play ``env`` for ``steps`` env steps.
 
@@ -95,6 +108,8 @@ def play(
         allow_buttons: menu buttons (``back``, ``start``, ``guide``) to let through.
         seed: seeds the env's first reset.
         progress: show a progress bar.
+        previous_steps: for a policy that reads an earlier frame too, how many env steps back it is
+            (:func:`pixelpad.eval.agents.previous_steps`); 0: the policy reads the current frame only.
     """
     if steps < 1:
         raise ServeError(f"steps must be at least 1, got {steps}")
@@ -104,12 +119,18 @@ def play(
     if unknown:
         raise ServeError(f"unknown button(s) {unknown} in allow_buttons; menu buttons: {list(MENU_BUTTONS)}")
     masked = tuple(name for name in MENU_BUTTONS if name not in allow_buttons)
+    is_client = isinstance(policy, Client)
+    if previous_steps < 0 or (previous_steps and is_client):
+        raise ServeError(
+            f"previous_steps must be >= 0, and 0 for a remote policy (the protocol carries one frame), got "
+            f"{previous_steps}"
+        )
     predict = chunk_source(policy)
     fps = float(env.metadata.get("render_fps") or 30)
     recorder = PlayRecorder(record_dir, fps) if record_dir is not None else None
-    is_client = isinstance(policy, Client)
 
     obs, info = env.reset(seed=seed)
+    seen = [obs]  # the last previous_steps + 1 observations of this episode, oldest first
     if is_client:
         policy.reset()
     episodes, chunks, total_reward = 1, 0, 0.0
@@ -120,7 +141,7 @@ def play(
         for step in tqdm(range(steps), desc="play", unit="step", disable=not progress):
             if position >= plan_length:  # re-plan from the current frame
                 start = time.perf_counter()
-                chunk = _checked_chunk(predict(obs))
+                chunk = _checked_chunk(predict(obs, seen[0] if previous_steps else None))
                 think_ms.append((time.perf_counter() - start) * 1000)
                 chunk = mask_buttons(chunk, masked)
                 plan_length = len(chunk) if execute is None else min(execute, len(chunk))
@@ -137,9 +158,11 @@ def play(
                 )  # fmt: skip
             position += 1
             obs = next_obs
+            seen = [*seen[-previous_steps:], obs] if previous_steps else [obs]
             if (terminated or truncated) and step < steps - 1:  # no restart after the last step
                 log.info("episode %d ended after %d chunks; resetting", episodes, chunks)
                 obs, info = env.reset()
+                seen = [obs]
                 if is_client:
                     policy.reset()
                 episodes += 1

@@ -39,9 +39,12 @@ class PolicyPredictor:
         self.num_steps = num_steps
         self._generator = torch.Generator(device=policy.device).manual_seed(seed)
 
-    def predict(self, frames: np.ndarray) -> np.ndarray:
-        """uint8 ``(B, H, W, 3)`` -> float32 ``(B, T, 21)``."""
-        return self.policy.predict(frames, num_steps=self.num_steps, generator=self._generator)
+    def predict(self, frames: np.ndarray, previous: np.ndarray | None = None) -> np.ndarray:
+        """uint8 ``(B, H, W, 3)`` (and the frames ``previous_frame_gap`` earlier, for a policy that
+        reads them) -> float32 ``(B, T, 21)``."""
+        return self.policy.predict(
+            frames, num_steps=self.num_steps, generator=self._generator, previous=previous
+        )
 
     def warm_up(self) -> None:
         """One prediction on a black frame: lazy initialisation (kernels, CUDA context) happens now."""
@@ -56,6 +59,7 @@ class PolicyPredictor:
             "action_dim": 21,
             "image_size": config.image_size,
             "action_layout": config.action_layout,
+            "previous_frame_gap": config.previous_frame_gap,
             "num_inference_steps": self.num_steps or config.num_inference_steps,
             "parameters": self.policy.num_parameters(),
             "device": str(self.policy.device),

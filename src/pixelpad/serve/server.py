@@ -130,6 +130,11 @@ class PolicyServer:
         self._lock = threading.Lock()  # guards _stats
         self._stats: Counter[str] = Counter()
         self._predictor_info = dict(predictor.info())
+        if self._predictor_info.get("previous_frame_gap"):
+            raise ServeError(
+                "this policy reads the previous frame too, and the protocol carries one frame a request: "
+                "play it locally (pixelpad serve play CHECKPOINT, pixelpad eval --policy CHECKPOINT)"
+            )
 
     # -- life cycle -------------------------------------------------------------------------------
     @property

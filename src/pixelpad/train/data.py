@@ -4,7 +4,8 @@ Each dataset root becomes one :class:`pixelpad.dataset.ChunkDataset` of its trai
 stream can weight datasets) and one of its held-out episodes. A micro-batch is a list of
 ``(lane, position)`` keys from :class:`~pixelpad.train.sampling.RankBatchSampler`; :class:`StreamDataset`
 maps each key to a sample and :class:`Collate` stacks the samples and augments the frames with one
-seed per sample, so a sample is identical whichever rank or worker loads it.
+seed per sample, so a sample is identical whichever rank or worker loads it. A policy that reads
+the previous frame too (``previous_frame_gap``) trains on :class:`FramePairs`, whose samples carry it.
 """
 
 from __future__ import annotations
@@ -12,13 +13,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import torch
 from torch.utils.data import ConcatDataset, DataLoader, Dataset, Subset
 
 from pixelpad.actions import NAMES
+from pixelpad.dataset.chunks import ChunkDataset
 from pixelpad.train.augment import AugmentConfig, augment
 from pixelpad.train.errors import DataError
 from pixelpad.train.sampling import (
@@ -28,9 +30,6 @@ from pixelpad.train.sampling import (
     loader_splits,
     split_episodes,
 )
-
-if TYPE_CHECKING:
-    from pixelpad.dataset import ChunkDataset
 
 log = logging.getLogger(__name__)
 
@@ -56,14 +55,22 @@ def open_splits(
     mask_overlay: bool,
     seed: int,
     val_samples: int,
+    previous_gap: int = 0,
 ) -> Splits:
-    """Open every root, check they agree, split episodes, and build the ChunkDatasets.
+    """Open every root, check they agree, split episodes, and build the ChunkDatasets (``FramePairs``
+    with ``previous_gap`` > 0: each sample also holds the frame that many frames earlier).
 
     Raises:
         DataError: a root is missing or empty, roots disagree on fps or action layout, or the split
             leaves no training (or validation) episodes.
     """
-    from pixelpad.dataset import ChunkDataset, DatasetError, EpisodeStore
+    from pixelpad.dataset import DatasetError, EpisodeStore
+
+    def chunks(root: str, episodes: list[int]) -> ChunkDataset:
+        kwargs = {"image_size": image_size, "horizon": horizon, "mask_overlay": mask_overlay}
+        if previous_gap:
+            return FramePairs(root, gap=previous_gap, episodes=episodes, **kwargs)
+        return ChunkDataset(root, episodes=episodes, **kwargs)
 
     train, val, rates = [], [], {}
     for i, root in enumerate(roots):
@@ -81,10 +88,9 @@ def open_splits(
             )
         rates[root] = store.fps
         train_eps, val_eps = split_episodes(store.num_episodes, val_fraction, derive_seed(seed, i))
-        kwargs = {"image_size": image_size, "horizon": horizon, "mask_overlay": mask_overlay}
-        train.append(ChunkDataset(root, episodes=train_eps, **kwargs))
+        train.append(chunks(root, train_eps))
         if val_eps:
-            val.append(ChunkDataset(root, episodes=val_eps, **kwargs))
+            val.append(chunks(root, val_eps))
     if len(set(rates.values())) > 1:
         raise DataError(
             f"datasets have different frame rates {rates}: an action chunk would mean a different span of "
@@ -102,6 +108,25 @@ def open_splits(
         0 if held_out is None else len(held_out),
     )
     return Splits(train=train, val=held_out, fps=next(iter(rates.values())))
+
+
+class FramePairs(ChunkDataset):
+    """A :class:`pixelpad.dataset.ChunkDataset` whose samples also hold ``previous``: the frame ``gap``
+    frames before ``frame`` in the same episode (its first frame where the episode is younger), as
+    the policy sees it in play. Both come from the segment cache; the previous one is usually in the
+    same or the last segment read."""
+
+    def __init__(self, *args: Any, gap: int, **kwargs: Any) -> None:
+        if gap < 1:
+            raise DataError(f"the previous frame's gap must be >= 1 frame, got {gap}")
+        super().__init__(*args, **kwargs)
+        self.gap = gap
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        item = super().__getitem__(index)
+        earlier = index - min(self.gap, item["t"])
+        item["previous"] = item["frame"] if earlier == index else super().__getitem__(earlier)["frame"]
+        return item
 
 
 MIN_WINDOW_SEGMENTS = 4  # segments whose samples a lane shuffles together, at least (see pixelpad.dataset)
@@ -195,7 +220,8 @@ class Collate:
     """Stack samples into a batch and augment its frames; picklable for DataLoader workers.
 
     Output: ``frames`` uint8 (B, H, W, 3), ``actions`` float32 (B, T, 21), ``action_mask`` bool (B, T),
-    ``noise_seed`` int (the micro-batch's seed for the flow-matching noise).
+    ``previous`` uint8 (B, H, W, 3) when the samples hold it (:class:`FramePairs`), ``noise_seed`` int
+    (the micro-batch's seed for the flow-matching noise).
     """
 
     def __init__(self, augment_config: AugmentConfig | None, seed: int) -> None:
@@ -203,13 +229,19 @@ class Collate:
 
     def __call__(self, items: list[dict[str, Any]]) -> dict[str, Any]:
         frames = torch.stack([item["frame"] for item in items])
+        pairs = "previous" in items[0]
+        if pairs:  # augmented together: a sample's two frames get the same colour and geometry
+            frames = torch.cat([frames, torch.stack([item["previous"] for item in items])])
         if self.augment_config is not None and "seed" in items[0]:
-            frames = augment(frames, self.augment_config.sample_params([item["seed"] for item in items]))
+            params = self.augment_config.sample_params([item["seed"] for item in items])
+            frames = augment(frames, params.repeat(2, 1) if pairs else params)
         batch: dict[str, Any] = {
-            "frames": frames,
+            "frames": frames[: len(items)],
             "actions": torch.stack([item["actions"] for item in items]),
             "action_mask": torch.stack([item["action_mask"] for item in items]),
         }
+        if pairs:
+            batch["previous"] = frames[len(items) :]
         if "key" in items[0]:
             batch["noise_seed"] = derive_seed(self.seed, _NOISE, *items[0]["key"])
         return batch

@@ -109,6 +109,7 @@ def _train(config: TrainConfig, resume: bool, d: D.Dist) -> Path:
         mask_overlay=config.mask_overlay,
         seed=config.seed,
         val_samples=config.val_samples,
+        previous_gap=policy.config.previous_frame_gap,
     )
     if ckpt is not None:  # weights before wrapping: plain tensors, identical on every rank
         policy.load_state_dict(ckpt.model)
@@ -260,7 +261,8 @@ def _merge(parts: list[dict]) -> dict:
     """One micro-batch from its loader sub-batches (concatenated; the first one's noise seed)."""
     if len(parts) == 1:
         return parts[0]
-    merged = {k: torch.cat([p[k] for p in parts]) for k in ("frames", "actions", "action_mask")}
+    keys = [k for k in ("frames", "previous", "actions", "action_mask") if k in parts[0]]
+    merged = {k: torch.cat([p[k] for p in parts]) for k in keys}
     merged["noise_seed"] = parts[0]["noise_seed"]
     return merged
 

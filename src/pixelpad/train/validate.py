@@ -107,7 +107,9 @@ def validate(
             sums["loss_weight"] += valid
             generator = torch.Generator(device=policy.device).manual_seed(derive_seed(seed, 0x5A3, c))
             with context():
-                pred = policy.predict(batch["frames"], num_steps=num_steps, generator=generator)
+                pred = policy.predict(
+                    batch["frames"], num_steps=num_steps, generator=generator, previous=batch.get("previous")
+                )
             if real:
                 target, mask = batch["actions"].numpy(), batch["action_mask"].numpy()
                 for key, value in chunk_metrics(pred, target, mask).items():
