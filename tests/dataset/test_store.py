@@ -234,3 +234,29 @@ def test_missing_episode_metadata_is_detected(small_dataset: tuple[Path, list]) 
     pq.write_table(table.slice(1), path)  # drop episode 0's row
     with pytest.raises(DatasetError, match="episode 0 is missing"):
         EpisodeStore(root)
+
+
+def _x264_settings(path: Path) -> list[bytes]:
+    """The options x264 wrote into each episode's stream (its SEI message names every setting used)."""
+    data = path.read_bytes()
+    starts = [i for i in range(len(data)) if data.startswith(b"options: ", i)]
+    return [data[i : data.index(b"\x00", i)] for i in starts]
+
+
+@pytest.mark.parametrize(
+    ("params", "want", "unwanted"),
+    [("subme=1:me=dia", b" me=dia subme=1 ", b"me=hex"), ("", b" me=hex subme=2 ", b"me=dia")],
+)
+def test_x264_options_are_the_datasets_and_reach_the_encoder(
+    tmp_path: Path, params: str, want: bytes, unwanted: bytes
+) -> None:
+    root = tmp_path / "ds"
+    with EpisodeWriter(root, fps=10, preset="veryfast", x264_params=params) as writer:
+        writer.add_episode(indexed_frames(6), random_actions(6, 0), game="g")
+    assert json.loads((root / "meta/info.json").read_text())["pixelpad"]["encoding"]["x264_params"] == params
+    with EpisodeWriter(root, fps=10, x264_params="subme=3") as writer:  # the dataset's settings win
+        writer.add_episode(indexed_frames(6), random_actions(6, 1), game="g")
+    (video,) = (root / "videos").rglob("*.mp4")
+    settings = _x264_settings(video)
+    assert len(settings) >= 2  # both episodes' (parameter sets are repeated at every key frame)
+    assert all(want in s and unwanted not in s and b"subme=3" not in s for s in settings)

@@ -157,3 +157,18 @@ def test_a_video_failing_after_its_read_pass_leaves_no_spool(extractor, video_ba
     result = extractor(task)
     assert result["status"] == "failed" and "refinement broke" in result["reason"]
     assert spooled == [True] and not spool.exists()  # written by the read pass, removed after the failure
+
+
+def test_the_read_pass_decodes_without_the_loop_filter(extractor, video_batch, monkeypatch):
+    import pixelpad.video as video_module
+
+    options, real = [], video_module.iter_frames
+
+    def spy(*args, **kwargs):
+        options.append(kwargs.get("decoder_options"))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(video_module, "iter_frames", spy)
+    assert extractor.config.skip_loop_filter
+    assert extractor(make_task(video_batch["pc360"]))["status"] == "done"
+    assert {"skip_loop_filter": "all"} in options

@@ -5,7 +5,7 @@ import cv2
 import numpy as np
 import pytest
 
-from pixelpad.extract.frames import FrameConverter, even_box, letterbox_geometry
+from pixelpad.extract.frames import FrameConverter, even_box, i420_black, letterbox_geometry, mask_i420
 from pixelpad.extract.pipeline import _covering_box, resample_indices, video_id_for
 from pixelpad.extract.spool import FrameSpool, SpoolError
 from pixelpad.video import iter_frames
@@ -17,15 +17,22 @@ def test_resample_indices():
     np.testing.assert_array_equal(resample_indices(4, 15, 30), [0, 0, 1, 2, 2, 2, 3, 3])
 
 
+def rgb(i420: np.ndarray) -> np.ndarray:
+    return cv2.cvtColor(i420, cv2.COLOR_YUV2RGB_I420)
+
+
 def letterbox(image: np.ndarray, size: tuple[int, int]):
+    """The stored copy of ``image`` (I420) and where its picture lies."""
     scale, x0, y0, _, _ = letterbox_geometry(image.shape[:2], size)
     _, out = FrameConverter.build(image.shape[:2], (0, 0, 2, 2), size).from_rgb(image)
+    assert out.shape == (size[0] * 3 // 2, size[1])
     return out, scale, x0, y0
 
 
 def test_letterbox_keeps_aspect_and_centres():
     portrait = np.full((200, 100, 3), 255, np.uint8)
     out, scale, x0, y0 = letterbox(portrait, (90, 160))
+    out = rgb(out)
     assert out.shape == (90, 160, 3) and scale == 0.45 and (x0, y0) == (57, 0)
     assert out[:, :x0].max() == 0 and out[:, x0 : x0 + 45].min() == 255 and out[:, x0 + 45 :].max() == 0
 
@@ -34,12 +41,24 @@ def test_letterbox_keeps_aspect_and_centres():
 def test_masking_after_the_letterbox_hides_every_overlay_pixel(box, size):
     frame = np.zeros((360, 640, 3), np.uint8)
     x, y, w, h = box
-    frame[y : y + h, x : x + w] = 255
+    frame[y : y + h, x : x + w] = (255, 40, 0)  # colour in the chroma planes too
     small, scale, x0, y0 = letterbox(frame, size)
-    mx, my, mw, mh = _covering_box(box, scale, x0, y0, size)
-    small[my : my + mh, mx : mx + mw] = 0
-    assert small.max() == 0
+    assert rgb(small).max() > 200
+    covering = _covering_box(box, scale, x0, y0, size)
+    mw, mh = covering[2:]
+    mask_i420(small, covering)
+    assert rgb(small).max() == 0
     assert mw <= w * scale + 2 and mh <= h * scale + 2  # no more than the pixels it touches
+
+
+def test_i420_masking_blacks_out_the_box_and_the_chroma_it_touches():
+    image = np.full((15, 8), 200, np.uint8)  # a 10 x 8 I420 picture
+    mask_i420(image, (3, 1, 2, 4))  # x 3-4, y 1-4: chroma columns 1-2, rows 0-2
+    y, chroma = image[:10], image[10:].reshape(2, 5, 4)
+    assert (y[1:5, 3:5] == 16).all() and (y == 16).sum() == 8
+    assert (chroma[:, 0:3, 1:3] == 128).all() and (chroma == 128).sum() == 2 * 6
+    black = i420_black((4, 6))
+    assert rgb(black).max() == 0 and black.shape == (6, 6)
 
 
 def test_video_ids_are_stable_and_tell_same_named_files_apart(tmp_path):
@@ -89,7 +108,8 @@ def test_frame_spool_image_stats_pool_each_chunks_first_frame(tmp_path):
     frames = rng.integers(0, 256, (12, 8, 16, 3), dtype=np.uint8)
     _spool(tmp_path / "s", frames, gop=4)
     stats = FrameSpool.image_stats(tmp_path / "s", 4, 12, gop=4)
-    sampled = frames[[4, 8], ::4, ::4].reshape(-1, 3) / 255.0
+    stored = np.stack([rgb(cv2.cvtColor(f, cv2.COLOR_RGB2YUV_I420)) for f in frames])  # as encoded: 4:2:0
+    sampled = stored[[4, 8], ::4, ::4].reshape(-1, 3) / 255.0
     for name, want in (("min", sampled.min(0)), ("max", sampled.max(0)), ("mean", sampled.mean(0)),
                        ("std", sampled.std(0))):  # fmt: skip
         np.testing.assert_allclose(stats[name], want, atol=1e-9)
@@ -114,17 +134,26 @@ def _yuv_frame(rng: np.random.Generator, size: tuple[int, int], colorspace: int)
     return frame
 
 
-@pytest.mark.parametrize(("size", "colorspace"), [((360, 640), 2), ((361, 639), 1), ((720, 404), 5)])
+# BT.601 with an even letterbox: the stored copy is the decoder's planes shrunk (no colour transform);
+# the others go through RGB.
+@pytest.mark.parametrize(
+    ("size", "colorspace"), [((360, 640), 2), ((540, 960), 6), ((361, 639), 1), ((720, 404), 5)]
+)
 def test_fast_frame_conversion_matches_ffmpegs_whole_frame_conversion(size, colorspace):
     frame = _yuv_frame(np.random.default_rng(colorspace), size, colorspace)
     convert = FrameConverter.build(size, (101, 37, 150, 91), (180, 320))
     fast_crop, fast_small = convert(frame)
     slow_crop, slow_small = convert.from_rgb(frame.to_ndarray(format="rgb24"))
     assert fast_crop.shape == slow_crop.shape == (92, 152, 3) and fast_small.shape == slow_small.shape
+    assert fast_small.shape == (270, 320)
     # The same colours (FFmpeg's fixed-point 8-bit path is itself 1-2 levels off the exact matrix)...
     assert np.abs(fast_crop.astype(int) - slow_crop).mean() < 2.0
     assert np.abs(fast_small.astype(int) - slow_small).mean() < 2.0
-    assert np.abs(fast_crop.astype(int) - np.roll(slow_crop, 2, axis=1)).mean() > 3  # ...at the same place
+    assert np.abs(rgb(fast_small).astype(int) - rgb(slow_small)).mean() < 2.0
+    shift = max(2, size[1] // 240)  # pixels: the picture is smoother the larger the frame
+    # ...at the same place
+    assert np.abs(fast_crop.astype(int) - np.roll(slow_crop, shift, axis=1)).mean() > 3
+    assert np.abs(rgb(fast_small).astype(int) - np.roll(rgb(slow_small), 2, axis=1)).mean() > 3
 
 
 def test_other_pixel_formats_take_the_slow_path():
@@ -144,3 +173,29 @@ def test_rest_limits_are_a_pixel_and_a_half_of_each_sticks_travel():
     skin = SimpleNamespace(sticks=lambda: {"right": StickGeometry((0, 0, 9, 9), (20.0, 10.0))})
     np.testing.assert_allclose(rest_limits(skin, 0.3), [[0, 0], [0.25, 0.5]])  # 6 and 3 video pixels
     np.testing.assert_allclose(rest_limits(skin, 1.5), [[0, 0], [0.05, 0.1]])
+
+
+def test_frame_spool_encodes_with_its_x264_options(tmp_path):
+    for params, want in (("subme=1:me=dia", b" me=dia subme=1 "), ("", b" me=hex subme=2 ")):
+        spool = FrameSpool(tmp_path / "s", fps=20, gop=4, preset="veryfast", x264_params=params)
+        for f in indexed_frames(8, (36, 64)):
+            spool.append(f)
+        spool.close()
+        assert want in (tmp_path / "s" / "frames.mp4").read_bytes()
+
+
+def test_decoding_without_the_loop_filter_changes_a_blocky_videos_pixels(tmp_path):
+    from pixelpad.video import write_video
+
+    rng = np.random.default_rng(0)
+    frames = [cv2.resize(rng.integers(0, 256, (9, 16, 3), dtype=np.uint8), (128, 72)) for _ in range(6)]
+    write_video(tmp_path / "v.mp4", frames, 10, crf=40)  # coarse quantiser: the filter smooths block edges
+
+    def decoded(options):
+        return np.stack(
+            [f.image for f in iter_frames(tmp_path / "v.mp4", threads=1, decoder_options=options)]
+        )
+
+    plain, skipped = decoded(None), decoded({"skip_loop_filter": "all"})
+    assert np.abs(plain.astype(int) - skipped).mean() > 0.1
+    np.testing.assert_array_equal(decoded({"skip_loop_filter": "none"}), plain)

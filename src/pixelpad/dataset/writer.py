@@ -54,8 +54,9 @@ class EpisodeWriter:
         fps: frames per second of every episode; must match an existing dataset's.
         image_key: the video feature's name.
         robot_type: LeRobot's ``robot_type`` field.
-        crf, preset, gop: H.264 settings (see :class:`pixelpad.video.VideoWriter`); fixed by the first
-            writer of a dataset (stored in info.json) so that spliced episodes stay compatible.
+        crf, preset, gop, x264_params: H.264 settings (see :class:`pixelpad.video.VideoWriter`); fixed
+            by the first writer of a dataset (stored in info.json) so that spliced episodes stay
+            compatible.
         data_file_mb, video_file_mb: start a new data/video file once the current one is this big
             (LeRobot's ``*_files_size_in_mb``, default 100 / 200; None keeps the dataset's).
         file_frames: ... or once it holds this many frames: splicing copies every packet of the
@@ -77,6 +78,7 @@ class EpisodeWriter:
         crf: int = 20,
         preset: str = "veryfast",
         gop: int = 32,
+        x264_params: str = "",
         data_file_mb: float | None = None,
         video_file_mb: float | None = None,
         chunks_size: int = 1000,
@@ -92,7 +94,8 @@ class EpisodeWriter:
             self._lock.close()
             raise L.DatasetError(f"{self.root}: another process is writing this dataset") from err
         try:
-            self._open(fps, image_key, robot_type, crf, preset, gop, chunks_size)
+            encoding = {"crf": crf, "preset": preset, "gop": gop, "x264_params": x264_params}
+            self._open(fps, image_key, robot_type, encoding, chunks_size)
         except BaseException:
             self.close()
             raise
@@ -105,7 +108,7 @@ class EpisodeWriter:
 
     # -- opening -----------------------------------------------------------------------------
     def _open(
-        self, fps: float, image_key: str, robot_type: str, crf: int, preset: str, gop: int, chunks_size: int
+        self, fps: float, image_key: str, robot_type: str, encoding: dict[str, Any], chunks_size: int
     ) -> None:
         """Read (or start) the dataset's metadata, check this writer fits it, clean up after crashes."""
         self._rows = L.read_episode_rows(self.root)
@@ -128,7 +131,7 @@ class EpisodeWriter:
                 "pixelpad": {
                     "format_version": L.FORMAT_VERSION,
                     "image_key": image_key,
-                    "encoding": {"crf": crf, "preset": preset, "gop": gop},
+                    "encoding": encoding,
                 },
             }
         self.fps = float(self.info["fps"])

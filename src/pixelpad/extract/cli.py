@@ -32,9 +32,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--fps", type=float, default=30.0, help="dataset frame rate; videos are resampled to it")
     p.add_argument("--frame-size", type=int, nargs=2, default=(180, 320), metavar=("H", "W"),
                    help="stored frame size, letterboxed (default 180 320)")  # fmt: skip
-    p.add_argument("--preset", default="veryfast",
-                   help="x264 preset of the stored frames (the workers encode them; 'superfast' took half "
-                   "the CPU of 'veryfast' for 1.7x the bytes on game footage at 320x180)")  # fmt: skip
+    p.add_argument("--preset", default="veryfast", help="x264 preset of the stored frames (the workers "
+                   "encode them; see ExtractConfig.x264_params for measured costs and sizes)")  # fmt: skip
+    p.add_argument("--x264-params", default=None, help="x264 options over the preset, a:b=c:... (default: "
+                   "ExtractConfig.x264_params, measured there; '': the preset's own)")  # fmt: skip
     p.add_argument("--crf", type=int, default=20, help="x264 quality of the stored frames (lower: better)")
     p.add_argument("--features", default="sift,xfeat", help="localisation features (default sift,xfeat)")
     p.add_argument("--min-density", type=float, default=0.1, help="drop videos with less action than this")
@@ -48,12 +49,13 @@ def _extract(args: argparse.Namespace) -> int:
     from pixelpad.extract.run import extract
     from pixelpad.overlay.refine import RefineConfig
 
+    encoding = {} if args.x264_params is None else {"x264_params": args.x264_params}
     config = ExtractConfig(
         out=str(args.out), skins=tuple(str(s) for s in args.skins), reader=args.reader, parser=args.parser,
         fps=args.fps, frame_size=tuple(args.frame_size), features=tuple(args.features.split(",")),
         max_hours=args.max_hours, game=args.game, preset=args.preset, crf=args.crf,
         parser_device="cuda" if args.gpus_per_worker > 0 else "cpu",
-        refine=RefineConfig(min_density=args.min_density),
+        refine=RefineConfig(min_density=args.min_density), **encoding,
     )  # fmt: skip
     counts = extract(args.videos, config, engine=args.engine, workers=args.workers,
                      gpus_per_worker=args.gpus_per_worker)  # fmt: skip

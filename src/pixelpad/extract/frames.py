@@ -13,6 +13,13 @@ path: a whole-frame conversion by FFmpeg, then crop and shrink (also the referen
 The colour matrix follows FFmpeg's (which :func:`iter_frames` uses): BT.709 when the frame says so,
 BT.601 when it says BT.601 or nothing, limited range; results agree with it to ~1 level on average
 (chroma is upsampled bilinearly, so a few pixels at sharp colour edges differ more).
+
+The stored copy is handed over as YUV 4:2:0 (``I420``: the Y plane, then U, then V, in one
+``(3H/2, W)`` array), what the H.264 encoder takes, in BT.601 limited range (what the dataset's
+videos are). From a BT.601 source it is the decoder's planes shrunk, with no colour transform at all
+(crop, stored copy and the hand-over to the encoder: 0.36 -> 0.21 ms a frame at 640 x 360 measured
+alone, ~0.1 ms saved in the pipeline's profile); other sources (BT.709: most HD streams) go through
+RGB, then OpenCV's RGB -> I420, as before.
 """
 
 from __future__ import annotations
@@ -43,9 +50,10 @@ def _yuv_to_rgb(kr: float, kb: float) -> np.ndarray:
     return np.hstack([m, -(m @ np.array([16.0, 128.0, 128.0]))[:, None]]).astype(np.float32)
 
 
+BT601_TO_RGB = _yuv_to_rgb(0.299, 0.114)
 MATRICES = {
     BT709: _yuv_to_rgb(0.2126, 0.0722),
-    **dict.fromkeys((UNSPECIFIED, BT470BG, SMPTE170M), _yuv_to_rgb(0.299, 0.114)),
+    **dict.fromkeys((UNSPECIFIED, BT470BG, SMPTE170M), BT601_TO_RGB),
 }
 
 
@@ -70,6 +78,32 @@ def even_box(box: Box, source: tuple[int, int]) -> Box:
     return x0, y0, x1 - x0, y1 - y0
 
 
+def i420_black(size: tuple[int, int]) -> np.ndarray:
+    """A black ``(3H/2, W)`` I420 picture of ``size`` (h, w), limited range (Y 16, U and V 128)."""
+    h, w = size
+    out = np.full((h * 3 // 2, w), 128, np.uint8)
+    out[:h] = 16
+    return out
+
+
+def i420_planes(image: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Views of the Y ``(H, W)``, U and V ``(H/2, W/2)`` planes of a ``(3H/2, W)`` I420 array."""
+    h, w = image.shape[0] * 2 // 3, image.shape[1]
+    chroma = image[h:].reshape(2, h // 2, w // 2)
+    return image[:h], chroma[0], chroma[1]
+
+
+def mask_i420(image: np.ndarray, box: Box) -> None:
+    """Black out ``box`` (x, y, w, h) in an I420 picture, in place (chroma over every 2 x 2 block it
+    touches)."""
+    y, u, v = i420_planes(image)
+    x0, y0, w, h = box
+    y[y0 : y0 + h, x0 : x0 + w] = 16
+    cx, cy = slice(x0 // 2, -(-(x0 + w) // 2)), slice(y0 // 2, -(-(y0 + h) // 2))
+    u[cy, cx] = 128
+    v[cy, cx] = 128
+
+
 def _planes(frame: av.VideoFrame) -> list[np.ndarray]:
     """The frame's Y, U, V planes as ``(rows, width)`` uint8 views (no copy)."""
     out = []
@@ -88,7 +122,9 @@ class FrameConverter:
         crop: (x, y, w, h) of the region to keep at full resolution (grown to even corners).
         size: (h, w) of the stored copy: the frame scaled to fit, centred on black.
 
-    Calling it with an ``av.VideoFrame`` returns ``(crop (h, w, 3), stored (H, W, 3))`` RGB uint8.
+    Calling it with an ``av.VideoFrame`` returns ``(crop, stored)``: the crop ``(h, w, 3)`` RGB, the
+    stored copy ``(3H/2, W)`` I420 (BT.601, limited range), both uint8; the stored copy is a fresh
+    array the caller may change.
     """
 
     source: tuple[int, int]
@@ -110,15 +146,23 @@ class FrameConverter:
         up = [cv2.resize(p[chroma], None, fx=2, fy=2, interpolation=cv2.INTER_LINEAR)[:h, :w] for p in (u, v)]
         crop = cv2.transform(cv2.merge([y[y0 : y0 + h, x0 : x0 + w], *up]), matrix)
         _, ox, oy, nw, nh = letterbox_geometry(self.source, self.size)
+        if matrix is BT601_TO_RGB and not (ox | oy | nw | nh) & 1:  # whole chroma samples
+            stored = i420_black(self.size)
+            for plane, out, k in zip((y, u, v), i420_planes(stored), (1, 2, 2), strict=True):
+                out[oy // k : (oy + nh) // k, ox // k : (ox + nw) // k] = cv2.resize(
+                    plane, (nw // k, nh // k), interpolation=cv2.INTER_AREA
+                )
+            return crop, stored
         small = [cv2.resize(p, (nw, nh), interpolation=cv2.INTER_AREA) for p in (y, u, v)]
-        stored = np.zeros((*self.size, 3), np.uint8)
-        stored[oy : oy + nh, ox : ox + nw] = cv2.transform(cv2.merge(small), matrix)
-        return crop, stored
+        rgb = np.zeros((*self.size, 3), np.uint8)
+        rgb[oy : oy + nh, ox : ox + nw] = cv2.transform(cv2.merge(small), matrix)
+        return crop, cv2.cvtColor(rgb, cv2.COLOR_RGB2YUV_I420)
 
     def from_rgb(self, image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The slow path, from a whole RGB frame ``(H, W, 3)``: the same outputs."""
         x0, y0, w, h = self.crop
         _, ox, oy, nw, nh = letterbox_geometry(self.source, self.size)
-        stored = np.zeros((*self.size, 3), np.uint8)
-        stored[oy : oy + nh, ox : ox + nw] = cv2.resize(image, (nw, nh), interpolation=cv2.INTER_AREA)
-        return np.ascontiguousarray(image[y0 : y0 + h, x0 : x0 + w]), stored
+        rgb = np.zeros((*self.size, 3), np.uint8)
+        rgb[oy : oy + nh, ox : ox + nw] = cv2.resize(image, (nw, nh), interpolation=cv2.INTER_AREA)
+        crop = np.ascontiguousarray(image[y0 : y0 + h, x0 : x0 + w])
+        return crop, cv2.cvtColor(rgb, cv2.COLOR_RGB2YUV_I420)

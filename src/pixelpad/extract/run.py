@@ -112,7 +112,8 @@ def extract(
     committed = _committed_segments(root)
     factory = functools.partial(VideoExtractor, config.to_json())
     # Workers encode with a key frame at every chunk (where kept segments start); the dataset says so.
-    encoding = {"crf": config.crf, "preset": config.preset, "gop": config.refine.horizon}
+    encoding = {"crf": config.crf, "preset": config.preset, "gop": config.refine.horizon,
+                "x264_params": config.x264_params}  # fmt: skip
     with EpisodeWriter(root, fps=config.fps, **encoding) as writer:
         results = run_engine(engine, factory, pending, workers, gpus_per_worker=gpus_per_worker)
         for _task, result in tqdm(results, total=len(pending), desc="videos", disable=not progress):

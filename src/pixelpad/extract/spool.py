@@ -38,7 +38,7 @@ class SpoolError(PixelpadError):
 
 
 class _I420Writer(VideoWriter):
-    """A :class:`~pixelpad.video.VideoWriter` fed frames converted to YUV 4:2:0 by OpenCV.
+    """A :class:`~pixelpad.video.VideoWriter` fed YUV 4:2:0 (I420) frames, RGB ones converted by OpenCV.
 
     FFmpeg's conversion of an RGB frame (what ``VideoWriter.write`` hands the encoder) costs ~0.77
     ms for a 320 x 180 frame, OpenCV's ~0.04 ms: the same BT.601 limited-range luma, chroma
@@ -46,13 +46,18 @@ class _I420Writer(VideoWriter):
     """
 
     def write(self, image: np.ndarray) -> None:
+        self.write_i420(cv2.cvtColor(image, cv2.COLOR_RGB2YUV_I420))
+
+    def write_i420(self, image: np.ndarray) -> None:
+        """Append one ``(3H/2, W)`` I420 frame (BT.601, limited range)."""
+        height, width = image.shape[0] * 2 // 3, image.shape[1]
         if self._container is None:
-            self._start(image.shape[0], image.shape[1])
-        if image.shape[:2] != self._size:
+            self._start(height, width)
+        if (height, width) != self._size or image.shape[0] != height * 3 // 2:
             raise VideoError(
                 f"{self.path}: frame {self.frames_written} is not {self._size[1]}x{self._size[0]}"
             )
-        frame = av.VideoFrame.from_ndarray(cv2.cvtColor(image, cv2.COLOR_RGB2YUV_I420), format="yuv420p")
+        frame = av.VideoFrame.from_ndarray(image, format="yuv420p")
         frame.pts = self.frames_written
         frame.time_base = 1 / self.fps
         self._mux(self._stream.encode(frame))
@@ -66,11 +71,17 @@ class FrameSpool:
         path: the spool's directory (an older spool there is replaced).
         fps: the frames' rate.
         gop: frames between key frames; episodes can start at any multiple of it.
-        crf, preset: x264 settings (the dataset's).
+        crf, preset, x264_params: x264 settings (the dataset's).
     """
 
     def __init__(
-        self, path: str | Path, fps: float, gop: int, crf: int = 20, preset: str = "veryfast"
+        self,
+        path: str | Path,
+        fps: float,
+        gop: int,
+        crf: int = 20,
+        preset: str = "veryfast",
+        x264_params: str = "",
     ) -> None:
         if gop < 1:
             raise SpoolError(f"gop must be >= 1, got {gop}")
@@ -79,20 +90,27 @@ class FrameSpool:
         self.path.mkdir(parents=True)
         # One thread: a batch runs one worker per core.
         self._writer = _I420Writer(
-            self.path / VIDEO_NAME, fps, crf=crf, preset=preset, gop=gop, fixed_gop=True, threads=1
-        )
+            self.path / VIDEO_NAME, fps, crf=crf, preset=preset, gop=gop, fixed_gop=True, threads=1,
+            x264_params=x264_params,
+        )  # fmt: skip
         self._stats: list[np.ndarray] = []  # per chunk: min (3), max (3), sum (3), sum of squares (3), count
 
     def append(self, image: np.ndarray) -> None:
         """Add one RGB ``(H, W, 3)`` uint8 frame (H and W even)."""
+        self.append_i420(cv2.cvtColor(image, cv2.COLOR_RGB2YUV_I420))
+
+    def append_i420(self, image: np.ndarray) -> None:
+        """Add one ``(3H/2, W)`` I420 uint8 frame (BT.601 limited range; H and W even), as the encoder
+        takes it: no colour conversion but for the image statistics of a chunk's first frame."""
         if len(self) % self.gop == 0:
-            pixels = image[::_STAT_STRIDE, ::_STAT_STRIDE].reshape(-1, 3).astype(np.float64) / 255.0
+            rgb = cv2.cvtColor(image, cv2.COLOR_YUV2RGB_I420)
+            pixels = rgb[::_STAT_STRIDE, ::_STAT_STRIDE].reshape(-1, 3).astype(np.float64) / 255.0
             self._stats.append(
                 np.concatenate(
                     [pixels.min(0), pixels.max(0), pixels.sum(0), (pixels**2).sum(0), [len(pixels)]]
                 )
             )
-        self._writer.write(image)
+        self._writer.write_i420(image)
 
     def close(self) -> None:
         """Finish the video (a spool of no frames has none) and the chunk statistics."""

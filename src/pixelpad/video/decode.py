@@ -127,11 +127,18 @@ def resize(image: np.ndarray, size: Size | int) -> np.ndarray:
     return cv2.resize(image, (width, height), interpolation=interpolation)
 
 
-def _configure_decoder(stream: av.video.stream.VideoStream, threads: int, keyframes_only: bool) -> None:
+def _configure_decoder(
+    stream: av.video.stream.VideoStream,
+    threads: int,
+    keyframes_only: bool,
+    options: dict[str, str] | None = None,
+) -> None:
     stream.thread_type = "AUTO"  # frame + slice threads
     stream.thread_count = threads  # 0: FFmpeg picks from the core count
     if keyframes_only:
         stream.codec_context.skip_frame = "NONKEY"
+    if options:  # applied when the codec opens, at the first decode
+        stream.codec_context.options = dict(options)
 
 
 def _convert(frame: av.VideoFrame, box: Box | None, size: Size | int | None) -> np.ndarray:
@@ -146,10 +153,16 @@ def _convert(frame: av.VideoFrame, box: Box | None, size: Size | int | None) -> 
 class _Decoder:
     """Frames of one stream with their indices, able to jump forward by seeking."""
 
-    def __init__(self, path: str | os.PathLike[str], threads: int, keyframes_only: bool) -> None:
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        threads: int,
+        keyframes_only: bool,
+        options: dict[str, str] | None = None,
+    ) -> None:
         self.path = Path(path)
         self.container, self.stream = _open(path)
-        _configure_decoder(self.stream, threads, keyframes_only)
+        _configure_decoder(self.stream, threads, keyframes_only, options)
         self.fps = _fps(self.stream, self.path)
         self.time_base = self.stream.time_base
         self.start_pts = self.stream.start_time or 0
@@ -195,17 +208,19 @@ def iter_frames(
     keyframes_only: bool = False,
     threads: int = 0,
     convert: Callable[[av.VideoFrame], np.ndarray] | None = None,
+    decoder_options: dict[str, str] | None = None,
 ) -> Iterator[DecodedFrame]:
     """Decode frames with ``start <= time < end`` (seconds; ``end=None``: to the end of the file).
 
     Seeks once to the key frame before ``start``, then decodes forward. Each frame is cropped to
     ``crop_box`` then resized to ``size`` (height, width) if given; or, with ``convert``, the frame's
     ``image`` is whatever ``convert(av_frame)`` returns (a caller that needs only part of each frame
-    converts just that part, from the decoder's planes). When the whole file is asked for
+    converts just that part, from the decoder's planes). ``decoder_options`` are libavcodec options
+    for the decoder (e.g. ``{"skip_loop_filter": "all"}``). When the whole file is asked for
     and the container promised more frames than could be decoded, raises :class:`VideoError`
     (truncated file).
     """
-    decoder = _Decoder(path, threads, keyframes_only)
+    decoder = _Decoder(path, threads, keyframes_only, decoder_options)
     first = max(0, round(start * float(decoder.fps)))
     stop = None if end is None else round(end * float(decoder.fps))
     last = -1

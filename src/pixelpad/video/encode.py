@@ -36,6 +36,8 @@ class VideoWriter:
             artefacts then grow when the picture moves, like in streamers' uploads.
         fixed_gop: key frames exactly every ``gop`` frames (no extra ones at scene cuts), as
             streaming encoders do.
+        x264_params: more x264 options over the preset's, ``key=value`` pairs joined by ``:``
+            (e.g. ``"subme=1:me=dia"``).
     """
 
     def __init__(
@@ -50,6 +52,7 @@ class VideoWriter:
         threads: int = 0,
         bitrate: int | None = None,
         fixed_gop: bool = False,
+        x264_params: str = "",
     ) -> None:
         if fps <= 0:
             raise VideoError(f"{path}: fps must be positive, got {fps}")
@@ -57,7 +60,7 @@ class VideoWriter:
         self.fps = Fraction(fps).limit_denominator(1001)
         self.frames_written = 0
         gop = gop or max(1, round(2 * fps))
-        x264_params = ["repeat-headers=1"]  # parameter sets with every key frame: safe to splice
+        params = ["repeat-headers=1"]  # parameter sets with every key frame: safe to splice
         self._options = {"preset": preset, "g": str(gop), "bf": str(bframes)}
         if bitrate is None:
             self._options["crf"] = str(crf)
@@ -67,10 +70,11 @@ class VideoWriter:
             self._options.update(
                 b=str(int(bitrate)), maxrate=str(int(bitrate)), bufsize=str(int(2 * bitrate))
             )
-            x264_params.append("nal-hrd=cbr")
+            params.append("nal-hrd=cbr")
         if fixed_gop:
             self._options.update(keyint_min=str(gop), sc_threshold="0")
-        self._options["x264-params"] = ":".join(x264_params)
+        params += [p for p in x264_params.split(":") if p]
+        self._options["x264-params"] = ":".join(params)
         self._threads = threads
         self._partial = self.path.with_name(self.path.name + ".partial")
         self._container: av.container.OutputContainer | None = None
