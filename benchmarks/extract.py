@@ -9,17 +9,19 @@ truth (controls the skin shows), also on the videos localisation found, on those
 paper's per-video 99th-percentile stick normalisation (which the pipeline does not apply to
 template reads: the figure says why).
 
-Speed: pipeline frames/s ÷ bare decode frames/s (decoding every frame to RGB, nothing else) of the
-same videos, measured in the same run. The pipeline's cost is a per-video set-up (probe, locate,
-the reader's renderings: about a second or two, whatever the length) plus a per-frame cost, so the
-ratio depends on video length; stream recordings are minutes to hours long, where the steady state
-(the decode-read-store loop alone) is the figure that holds. The default videos are 10 s, longer
-than the 2-s clips this benchmark first used (there set-up dominated: ratio 0.03 at 60 frames,
-where a 30-s video got 0.20, before extraction stopped converting whole frames and locate's
-sampling cost was cut), and the table prints every length measured: the accuracy videos, a few
-30-s videos (``--long-seconds``) and ten 2-s clips (``--clips``), each with its set-up and steady
-state, plus what committing episodes costs the driver (one process for all workers; the workers
-encode the stored frames, so the pipeline's figures include that).
+Speed: pipeline frames/s ÷ bare decode frames/s (decoding every frame to RGB with a plain decode,
+nothing else) of the same videos, measured in the same run: each video is decoded bare right after
+its extraction, so on a shared machine both see the same load (an earlier version decoded every set
+before and after all extractions, minutes apart). The pipeline's cost is a per-video set-up (probe,
+locate, the reader's renderings: about a second or two, whatever the length) plus a per-frame cost,
+so the ratio depends on video length; stream recordings are minutes to hours long, where the steady
+state (the decode-read-store loop alone) is the figure that holds. The table prints every length
+measured: the accuracy videos (10 s), a few 30-s videos (``--long``), ten 2-s clips (``--clips``;
+there set-up dominates) and two 3-minute videos (``--streams``: the whole-video ratio close to the
+steady one), each with its set-up and steady state, plus what committing episodes costs the driver
+(one process for all workers; the workers encode the stored frames, so the pipeline's figures
+include that). The pipeline decodes without H.264's deblocking filter (``--deblock`` turns it
+back on) and encodes the stored frames with ExtractConfig's x264 options (``--x264-params``).
 Both decode on one thread by default (``--threads``): a batch runs one worker per core, and on a
 shared machine a multi-threaded bare decode takes more of the CPU than the pipeline's serial part,
 which skews wall-clock ratios; ratios of CPU time are printed beside them.
@@ -33,7 +35,7 @@ cores shared at load 6-11 (making the videos takes about 10 more there; localisa
 time a video under that load, 1.3-2.2 s of CPU).
 
     python benchmarks/extract.py [--videos 50] [--seconds 10] [--long 3 --long-seconds 30] [--clips 10]
-                                 [--parser DIR] [--keep DIR]
+                                 [--streams 2 --stream-seconds 180] [--parser DIR] [--keep DIR]
 """
 
 from __future__ import annotations
@@ -136,11 +138,13 @@ def run_reader(extractor: VideoExtractor, videos: list[Path], reader: str, write
 
     The worker encodes the stored frames itself (its time includes that); with ``write``, its episode
     files are also committed to a dataset there (what the driver does after the worker, timed apart:
-    ``write`` seconds).
+    ``write`` seconds). Each video is also decoded bare right after its extraction (``bare_*``), so
+    the baseline sees the same load as the pipeline on a shared machine.
     """
     pairs, right, found = [], [], []  # per video: located? with the right skin (colourway)?
     timing = {"seconds": 0.0, "cpu": 0.0, "locate": 0.0, "setup": 0.0, "read": 0.0, "frames": 0,
-              "read_frames": 0, "write": 0.0, "written": 0, "locate_cpu": 0.0, "read_cpu": 0.0}  # fmt: skip
+              "read_frames": 0, "write": 0.0, "written": 0, "locate_cpu": 0.0, "read_cpu": 0.0,
+              "bare_seconds": 0.0, "bare_cpu": 0.0, "bare_frames": 0}  # fmt: skip
     located = 0
     cfg = extractor.config
     writer = EpisodeWriter(write, fps=cfg.fps, gop=cfg.refine.horizon) if write else None
@@ -149,6 +153,10 @@ def run_reader(extractor: VideoExtractor, videos: list[Path], reader: str, write
         result = extractor(make_task(video))
         timing["seconds"] += time.perf_counter() - t0
         timing["cpu"] += time.process_time() - c0
+        frames, seconds, cpu = bare_decode(video, cfg.decode_threads)
+        timing["bare_frames"] += frames
+        timing["bare_seconds"] += seconds
+        timing["bare_cpu"] += cpu
         truth = GroundTruth.load(video)
         timing["frames"] += truth.num_frames
         details = result["details"]
@@ -195,13 +203,14 @@ def run_reader(extractor: VideoExtractor, videos: list[Path], reader: str, write
     }  # fmt: skip
 
 
-def decode_fps(videos: list[Path], threads: int) -> tuple[float, float]:
-    """Bare decode of ``videos``: frames per wall-clock second and per CPU second (all threads)."""
+def bare_decode(video: Path, threads: int) -> tuple[int, float, float]:
+    """Bare decode of ``video``: every frame to RGB, a plain decode (deblocking on), nothing else.
+
+    Returns (frames, wall-clock seconds, CPU seconds of all threads)."""
     t0, c0, n = time.perf_counter(), time.process_time(), 0
-    for video in videos:
-        for _ in iter_frames(video, threads=threads):
-            n += 1
-    return n / (time.perf_counter() - t0), n / (time.process_time() - c0)
+    for _ in iter_frames(video, threads=threads):
+        n += 1
+    return n, time.perf_counter() - t0, time.process_time() - c0
 
 
 def accuracy_table(rows: list[dict]) -> None:
@@ -216,12 +225,13 @@ def accuracy_table(rows: list[dict]) -> None:
             print(f"{'':9s} {'':10s} {r['r2_normalised']:9.4f}   after 99th-percentile stick normalisation")
 
 
-def speed_table(rows: list[tuple[str, dict, tuple[float, float]]]) -> None:
-    """``rows``: (label, run_reader result, bare decode (wall, CPU) frames/s of the same videos)."""
+def speed_table(rows: list[tuple[str, dict]]) -> None:
+    """``rows``: (label, run_reader result, with the bare decode of the same videos)."""
     print(f"{'':16s} {'':8s} {'bare':>6s} {'pipeline':>17s} {'steady':>17s} {'per video (s)':>22s}")
     print(f"{'videos':16s} {'reader':8s} {'fps':>6s} {'fps':>6s} {'ratio':>5s} {'cpu':>5s} {'fps':>6s} "
           f"{'ratio':>5s} {'cpu':>5s} {'locate':>6s} {'cpu':>5s} {'set-up':>6s}")  # fmt: skip
-    for label, r, (bare, bare_cpu) in rows:
+    for label, r in rows:
+        bare, bare_cpu = r["bare_frames"] / r["bare_seconds"], r["bare_frames"] / max(r["bare_cpu"], 1e-9)
         fps, steady = r["frames"] / r["seconds"], r["read_frames"] / max(r["read"], 1e-9)
         cpu = r["frames"] / max(r["cpu"], 1e-9) / bare_cpu
         steady_cpu = r["read_frames"] / max(r["read_cpu"], 1e-9) / bare_cpu
@@ -238,12 +248,18 @@ def main() -> None:
     ap.add_argument("--long", type=int, default=3, help="longer videos, for speed (0: none)")
     ap.add_argument("--long-seconds", type=float, default=30.0, help="length of each longer video")
     ap.add_argument("--clips", type=int, default=10, help="2-s clips, for speed (0: none)")
+    ap.add_argument("--streams", type=int, default=2, help="stream-length videos, for speed (0: none)")
+    ap.add_argument("--stream-seconds", type=float, default=180.0, help="length of each stream-length video")
     ap.add_argument("--parser", default=None, help="parser checkpoint directory (adds the parser's figures)")
     ap.add_argument("--threads", type=int, default=1, help="decoding threads, pipeline and bare decode alike "
                     "(1: one worker per core, as a batch runs; 0: FFmpeg decides)")  # fmt: skip
     ap.add_argument(
         "--preset", default="veryfast", help="x264 preset the workers encode the stored frames with"
     )
+    ap.add_argument("--x264-params", default=None, help="x264 options over the preset (default: the "
+                    "pipeline's, ExtractConfig.x264_params)")  # fmt: skip
+    ap.add_argument("--deblock", action="store_true", help="the pipeline decodes with H.264's deblocking "
+                    "filter (default: without, ExtractConfig.skip_loop_filter)")  # fmt: skip
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--keep", default=None, help="keep the videos here (reused by a later run) instead of a "
                     "temporary folder")  # fmt: skip
@@ -262,9 +278,12 @@ def main() -> None:
                 root, args.long, round(args.long_seconds * 30), args.seed + 1, clips, "long"
             ),
             f"{args.clips} x 2 s": make_videos(root, args.clips, 60, args.seed + 2, clips, "clip"),
+            f"{args.streams} x {args.stream_seconds:g} s": make_videos(
+                root, args.streams, round(args.stream_seconds * 30), args.seed + 3, clips, "stream"
+            ),
         }
         sets = {label: videos for label, videos in sets.items() if videos}
-        bare = {label: decode_fps(videos, args.threads) for label, videos in sets.items()}
+        encoding = {} if args.x264_params is None else {"x264_params": args.x264_params}
         readers = [("template", None)] + (
             [("parser", args.parser), ("auto", args.parser)] if args.parser else []
         )
@@ -273,7 +292,8 @@ def main() -> None:
             config = ExtractConfig(
                 out=str(root / f"out-{name}"), skins=(str(default_skins_dir()),), reader=name, parser=parser,
                 features=("sift",), refine=RefineConfig(min_density=0.0, min_non_null=0.0),  # all frames
-                decode_threads=args.threads, preset=args.preset,
+                decode_threads=args.threads, preset=args.preset, skip_loop_filter=not args.deblock,
+                **encoding,
             )  # fmt: skip
             t0 = time.perf_counter()
             extractor = VideoExtractor(config)
@@ -289,20 +309,17 @@ def main() -> None:
                 row = run_reader(extractor, videos, name, write)
                 if i == 0:
                     rows.append(row)
-                speed.append((label, row, bare[label]))
-        # Decode speed drifts on a shared machine: average runs before and after.
-        bare_after = {label: decode_fps(videos, args.threads) for label, videos in sets.items()}
-        speed = [(label, row, tuple((np.array(b) + bare_after[label]) / 2)) for label, row, b in speed]
+                speed.append((label, row))
     print(f"\n{args.videos} synthetic videos x {args.seconds:g} s")
     print("(real skins, bitrates 1-6 Mbps, scale 0.5-1.5, opacity 0.5-1, random corner)\n")
     accuracy_table(rows)
     print()
     speed_table(speed)
-    for label, row, b in speed:
+    for label, row in speed:
         if row["written"]:
             per_frame = row["write"] / row["written"]
             fps = row["frames"] / (row["seconds"] + row["write"])
-            b = b[0]
+            b = row["bare_frames"] / row["bare_seconds"]
             print(f"\nwriting episodes ({label}): {per_frame * 1e3:.2f} ms/frame in the driver (committing "
                   f"the episodes the worker encoded); worker + writing in one process: {fps:.1f} frames/s, "
                   f"ratio {fps / b:.3f}")  # fmt: skip
@@ -312,7 +329,12 @@ def main() -> None:
     print("ratio: pipeline (probe, locate, read, refine, frames encoded as episodes) frames/s / bare decode;")
     print("cpu: the same ratio per CPU second (all threads; steadier than wall time on a shared machine);")
     print(f"decoding threads: {args.threads} (0: FFmpeg decides), in the pipeline and the bare decode alike;")
-    print(f"stored frames: H.264 at preset {args.preset}, encoded by the worker (in the pipeline's figures);")
+    print("bare: each video decoded to RGB right after its extraction (a plain decode, deblocking on);")
+    deblock = "on" if args.deblock else "off"
+    print(f"the pipeline decodes with deblocking {deblock} (ExtractConfig.skip_loop_filter);")
+    cfg = extractor.config
+    print(f"stored frames: H.264 at preset {cfg.preset}, x264 options '{cfg.x264_params}', encoded by the "
+          "worker (in the pipeline's figures);")  # fmt: skip
     print("steady: the decode-read-store loop alone (no locate, no rendering of the reader's pictures);")
     print("locate, set-up: seconds per video; a video of N frames runs at about")
     print("  N / (locate + set-up + N / steady) frames/s, so stream-length videos run at the steady ratio")
