@@ -10,18 +10,19 @@ paper's per-video 99th-percentile stick normalisation (which the pipeline does n
 template reads: the figure says why).
 
 Speed: pipeline frames/s ÷ bare decode frames/s (decoding every frame to RGB with a plain decode,
-nothing else) of the same videos, measured in the same run: each video is decoded bare right after
-its extraction, so on a shared machine both see the same load (an earlier version decoded every set
-before and after all extractions, minutes apart). The pipeline's cost is a per-video set-up (probe,
-locate, the reader's renderings: about a second or two, whatever the length) plus a per-frame cost,
-so the ratio depends on video length; stream recordings are minutes to hours long, where the steady
-state (the decode-read-store loop alone) is the figure that holds. The table prints every length
-measured: the accuracy videos (10 s), a few 30-s videos (``--long``), ten 2-s clips (``--clips``;
-there set-up dominates) and two 3-minute videos (``--streams``: the whole-video ratio close to the
-steady one), each with its set-up and steady state, plus what committing episodes costs the driver
-(one process for all workers; the workers encode the stored frames, so the pipeline's figures
-include that). The pipeline decodes without H.264's deblocking filter (``--deblock`` turns it
-back on) and encodes the stored frames with ExtractConfig's x264 options (``--x264-params``).
+nothing else) of the same videos, measured in the same run: each video is decoded bare right before
+and right after its extraction, so on a shared machine both see the same load (an earlier version
+decoded every set before and after all extractions, minutes apart). The pipeline's cost is a
+per-video set-up (probe, locate, the reader's renderings: about a second or two, whatever the
+length) plus a per-frame cost, so the ratio depends on video length; stream recordings are minutes
+to hours long, where the steady state (the decode-read-store loop alone) is the figure that holds.
+The table prints every length measured: the accuracy videos (10 s), a few 30-s videos (``--long``),
+ten 2-s clips (``--clips``; there set-up dominates) and two 3-minute videos (``--streams``: the
+whole-video ratio close to the steady one), each with its set-up and steady state, plus what
+committing episodes costs the driver (one process for all workers; the workers encode the stored
+frames, so the pipeline's figures include that). The pipeline decodes without H.264's deblocking
+filter (``--deblock`` turns it back on) and encodes the stored frames with ExtractConfig's x264
+options (``--x264-params``).
 Both decode on one thread by default (``--threads``): a batch runs one worker per core, and on a
 shared machine a multi-threaded bare decode takes more of the CPU than the pipeline's serial part,
 which skews wall-clock ratios; ratios of CPU time are printed beside them.
@@ -133,30 +134,32 @@ def scores(pairs: list[tuple[np.ndarray, GroundTruth]], skins: dict | None = Non
     return hits / max(cells, 1), 1 - resid / max(total, 1e-9)
 
 
+BARE_KEYS = ("bare_frames", "bare_seconds", "bare_cpu")
+
+
 def run_reader(extractor: VideoExtractor, videos: list[Path], reader: str, write: Path | None = None) -> dict:
     """Extract ``videos``; scores and timings (the extractor's own set-up excluded: once per worker).
 
     The worker encodes the stored frames itself (its time includes that); with ``write``, its episode
     files are also committed to a dataset there (what the driver does after the worker, timed apart:
-    ``write`` seconds). Each video is also decoded bare right after its extraction (``bare_*``), so
-    the baseline sees the same load as the pipeline on a shared machine.
+    ``write`` seconds). Each video is also decoded bare right before and right after its extraction
+    (``bare_*``), so the baseline sees the same load as the pipeline on a shared machine.
     """
     pairs, right, found = [], [], []  # per video: located? with the right skin (colourway)?
     timing = {"seconds": 0.0, "cpu": 0.0, "locate": 0.0, "setup": 0.0, "read": 0.0, "frames": 0,
               "read_frames": 0, "write": 0.0, "written": 0, "locate_cpu": 0.0, "read_cpu": 0.0,
-              "bare_seconds": 0.0, "bare_cpu": 0.0, "bare_frames": 0}  # fmt: skip
+              **dict.fromkeys(BARE_KEYS, 0)}  # fmt: skip
     located = 0
     cfg = extractor.config
     writer = EpisodeWriter(write, fps=cfg.fps, gop=cfg.refine.horizon) if write else None
     for video in videos:
+        bare = bare_decode(video, cfg.decode_threads)
         t0, c0 = time.perf_counter(), time.process_time()
         result = extractor(make_task(video))
         timing["seconds"] += time.perf_counter() - t0
         timing["cpu"] += time.process_time() - c0
-        frames, seconds, cpu = bare_decode(video, cfg.decode_threads)
-        timing["bare_frames"] += frames
-        timing["bare_seconds"] += seconds
-        timing["bare_cpu"] += cpu
+        for before, after, key in zip(bare, bare_decode(video, cfg.decode_threads), BARE_KEYS, strict=True):
+            timing[key] += before + after
         truth = GroundTruth.load(video)
         timing["frames"] += truth.num_frames
         details = result["details"]
@@ -329,7 +332,7 @@ def main() -> None:
     print("ratio: pipeline (probe, locate, read, refine, frames encoded as episodes) frames/s / bare decode;")
     print("cpu: the same ratio per CPU second (all threads; steadier than wall time on a shared machine);")
     print(f"decoding threads: {args.threads} (0: FFmpeg decides), in the pipeline and the bare decode alike;")
-    print("bare: each video decoded to RGB right after its extraction (a plain decode, deblocking on);")
+    print("bare: each video decoded to RGB just before and after its extraction (deblocking on);")
     deblock = "on" if args.deblock else "off"
     print(f"the pipeline decodes with deblocking {deblock} (ExtractConfig.skip_loop_filter);")
     cfg = extractor.config
