@@ -83,9 +83,6 @@ def make_videos(
     videos = []
     for i in range(n):
         skin = skins[int(rng.integers(len(skins)))]
-        clip = clips[i % len(clips)]
-        order = np.arange(frames) % (2 * len(clip) - 2 or 1)
-        clip = clip[np.where(order < len(clip), order, 2 * len(clip) - 2 - order)]
         path = root / f"{prefix}{i:03d}-{frames}.mp4"
         bitrate, placement, seed = (
             float(rng.uniform(1e6, 6e6)),
@@ -97,6 +94,9 @@ def make_videos(
         except SynthError:  # a broken leftover: make it again
             truth = None
         if truth is None or (truth.skin, truth.placement, truth.num_frames) != (skin.name, placement, frames):
+            clip = clips[i % len(clips)]  # looped back and forth: 3.7 GB for 3 minutes, so only when needed
+            order = np.arange(frames) % (2 * len(clip) - 2 or 1)
+            clip = clip[np.where(order < len(clip), order, 2 * len(clip) - 2 - order)]
             synthesize_video(clip, skin, path, placement=placement, bitrate=bitrate, seed=seed)
         videos.append(path)
     return videos
