@@ -80,9 +80,10 @@ class ExtractConfig:
     preset: str = "veryfast"
     # Over the preset: the encode is a fifth of a worker's per-frame CPU. On 2100 frames of game
     # footage at 320x180, crf 20 (encode + handing frames to x264): veryfast 1.36 ms a frame, 1726
-    # bytes, PSNR 34.8/34.8/33.7 dB on three videos; with these options 0.91 ms, 1918 bytes (+11 %),
-    # the same PSNR; superfast 0.99 ms, 3119 bytes; ultrafast 0.55 ms, 4708 bytes (2.7x: the dataset's
-    # disk, and the bytes every training epoch reads, for 0.36 ms more of the worker's time saved).
+    # bytes, PSNR 34.8/34.8/33.7 dB on three videos (against the RGB frames given); with these options
+    # 0.91 ms, 1918 bytes (+11 %), the same PSNR; superfast 0.99 ms, 3119 bytes; ultrafast 0.55 ms,
+    # 4708 bytes (2.7x: the dataset's disk, and the bytes every training epoch reads, for 0.36 ms
+    # more of the worker's time saved); ultrafast at crf 26 makes 1796 bytes at 0.7 dB less PSNR.
     x264_params: str = "subme=1:me=dia:partitions=none"
     decode_threads: int = 0  # FFmpeg decoding threads (0: FFmpeg decides)
     # The read pass decodes without H.264's deblocking (loop) filter (libavcodec's skip_loop_filter):
