@@ -28,6 +28,14 @@ def test_tiny_is_small_and_speaks_pixelpad_actions() -> None:
     assert _count(get_preset("tiny")) < _count(get_preset("base")) < _count(get_preset("nitrogen_500m"))
 
 
+def test_tiny_motion_is_tiny_reading_the_frame_before_too() -> None:
+    """Only tiny_motion reads two frames: the released shapes (ng.pt) and tiny load as before."""
+    tiny, motion = get_preset("tiny"), get_preset("tiny_motion")
+    assert motion == tiny.replace(previous_frame_gap=3)
+    assert _count(motion) - _count(tiny) == 3 * 8 * 8 * 128  # 3 more input channels of the 8x8 patches
+    assert [name for name, cfg in PRESETS.items() if cfg.previous_frame_gap] == ["tiny_motion"]
+
+
 def test_dict_round_trip_and_unknown_fields() -> None:
     for cfg in PRESETS.values():
         assert PolicyConfig.from_dict(cfg.to_dict()) == cfg
