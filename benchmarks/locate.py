@@ -11,6 +11,7 @@ on a subset. Template features and game recordings are kept in ``--cache`` betwe
     python benchmarks/locate.py                 # default: 100 + 20 videos at 480x272 (long)
     python benchmarks/locate.py --videos 20 --negatives 10 --ablation 0    # a quick look
     python benchmarks/locate.py --only 8,32,52,105 --ablation 0            # rerun failures of a full run
+    python benchmarks/locate.py --reuse /tmp/pixelpad-bench-locate-XXXX     # the same videos, located again
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from pixelpad.overlay.footage import procedural_footage, record_game
 from pixelpad.overlay.library import default_skins_dir, load_skins
 from pixelpad.overlay.locate import LocateConfig, accepts, frame_features, locate_frames, sample_for_locate
 from pixelpad.overlay.procedural import procedural_skins
-from pixelpad.overlay.synth import synthesize_video
+from pixelpad.overlay.synth import GroundTruth, synthesize_video
 from pixelpad.video import write_video
 
 GAMES = ("chromium-bsu", "supertux", "neverball")
@@ -119,7 +120,8 @@ def make_cases(args, clips, real, procedural, work: Path) -> list[tuple[int, Pat
     Every video's placement is drawn whether or not it is made, so video ``i`` is the same video in a
     run of any subset: a failure of the full run can be rerun alone. Every video is encoded on one
     thread (``synthesize_video`` and the overlay-free ones here), so it is the same file in every run
-    (a multi-threaded x264 encode differs from run to run).
+    (a multi-threaded x264 encode differs from run to run). With ``args.reuse`` the videos (and their
+    ground truth) of an earlier run in ``work`` are read instead of made.
     """
     rng = np.random.default_rng(args.seed)
     only = parse_only(args.only)
@@ -131,13 +133,16 @@ def make_cases(args, clips, real, procedural, work: Path) -> list[tuple[int, Pat
         path = work / f"video{i:03d}.mp4"
         bitrate = float(rng.uniform(1e6, 6e6))
         truth = None
+        wanted = only is None or i in only
         if i < args.videos:
             pool = real if i % 2 == 0 else procedural
             skin = pool[int(rng.integers(len(pool)))]
             placement = Placement(CORNERS[i % 4], float(rng.uniform(0.5, 1.5)), float(rng.uniform(0.5, 1.0)))
-            if only is None or i in only:
+            if wanted and args.reuse:
+                truth = GroundTruth.load(path)
+            elif wanted:
                 truth = synthesize_video(footage, skin, path, placement=placement, bitrate=bitrate, seed=i)
-        elif only is None or i in only:
+        elif wanted and not args.reuse:
             write_video(path, footage, 30, bitrate=int(bitrate), gop=60, fixed_gop=True, threads=1)
         if only is None or i in only:
             cases.append((i, path, truth))
@@ -212,6 +217,12 @@ def main() -> None:
         help="where template features and game recordings are kept between runs",
     )
     ap.add_argument("--no-cache", action="store_true", help="extract and record everything afresh")
+    ap.add_argument(
+        "--reuse",
+        type=Path,
+        help="the video folder of an earlier run with the same --seed, --frames and size: its videos are "
+        "located again instead of made anew (results.json there is overwritten)",
+    )
     args = ap.parse_args()
     cache = None if args.no_cache else args.cache
     logging.basicConfig(level=logging.WARNING)
@@ -234,7 +245,7 @@ def main() -> None:
           f"built in {time.perf_counter() - t:.0f} s")  # fmt: skip
 
     clips = footage_clips(size, 3 * args.frames, args.seed, cache / "footage" if cache else None)
-    work = Path(tempfile.mkdtemp(prefix="pixelpad-bench-locate-"))
+    work = args.reuse or Path(tempfile.mkdtemp(prefix="pixelpad-bench-locate-"))
     cases = make_cases(args, clips, real, procedural, work)
     print(f"videos: {sum(t is not None for _, _, t in cases)} with overlays, "
           f"{sum(t is None for _, _, t in cases)} without, {args.width}x{args.height}, "

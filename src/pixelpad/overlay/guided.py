@@ -139,6 +139,24 @@ def guided_matches(
     return near[fi[first]], ti[first]
 
 
+def _gather(
+    keypoints: dict, affine: np.ndarray, frames: dict[str, FramePoints], radius: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Guided matches of all kinds around ``affine`` within ``radius`` frame pixels: template points
+    ``(p, 2)``, frame points ``(p, 2)``, frame numbers ``(p,)`` and template keypoint ids ``(p,)``
+    (unique over kinds). ``keypoints``: :func:`layout_keypoints` per kind."""
+    src, dst, which, ids = [], [], [], []
+    for number, (kind, stacked) in enumerate(frames.items()):
+        points, descriptors = keypoints[kind]
+        projected = points @ affine[:, :2].T + affine[:, 2]
+        q, t = guided_matches(stacked.features, projected, descriptors, radius, MAX_DISTANCE[kind])
+        src.append(points[t])
+        dst.append(stacked.features.keypoints[q])
+        which.append(stacked.frame[q])
+        ids.append(t * len(frames) + number)
+    return tuple(np.concatenate(x) for x in (src, dst, which, ids))
+
+
 def refine(
     bank: TemplateBank,
     layout: int,
@@ -157,28 +175,34 @@ def refine(
     keypoints = {kind: layout_keypoints(bank, kind, layout) for kind in frames}
     fit: GuidedFit | None = None
     for radius in radii:
-        src, dst, which, ids = [], [], [], []
-        for number, (kind, stacked) in enumerate(frames.items()):
-            points, descriptors = keypoints[kind]
-            projected = points @ affine[:, :2].T + affine[:, 2]
-            q, t = guided_matches(
-                stacked.features, projected, descriptors, radius * frame_width, MAX_DISTANCE[kind]
-            )
-            src.append(points[t])
-            dst.append(stacked.features.keypoints[q])
-            which.append(stacked.frame[q])
-            ids.append(t * len(frames) + number)
-        src_all, dst_all, which_all = np.concatenate(src), np.concatenate(dst), np.concatenate(which)
-        if len(src_all) < 3:
+        src, dst, which, ids = _gather(keypoints, affine, frames, radius * frame_width)
+        if len(src) < 3:
             return fit
         new, mask = cv2.estimateAffinePartial2D(
-            src_all.astype(np.float32), dst_all.astype(np.float32), method=cv2.RANSAC,
+            src.astype(np.float32), dst.astype(np.float32), method=cv2.RANSAC,
             ransacReprojThreshold=reprojection * frame_width, maxIters=1000, confidence=0.999,
         )  # fmt: skip
         if new is None:
             return fit
         inliers = mask.ravel().astype(bool)
         affine = new
-        support = len(np.unique(which_all[inliers])) / num_frames
-        fit = GuidedFit(new, int(inliers.sum()), support, len(np.unique(np.concatenate(ids)[inliers])))
+        support = len(np.unique(which[inliers])) / num_frames
+        fit = GuidedFit(new, int(inliers.sum()), support, len(np.unique(ids[inliers])))
     return fit
+
+
+def support_at(
+    bank: TemplateBank,
+    layout: int,
+    affine: np.ndarray,
+    frames: dict[str, FramePoints],
+    num_frames: int,
+    frame_width: int,
+    reprojection: float = 0.006,
+) -> GuidedFit:
+    """The guided matches that ``affine`` itself explains (within ``reprojection`` of the frame width),
+    with no refit: the support of a transform found another way (edge_search.polish)."""
+    keypoints = {kind: layout_keypoints(bank, kind, layout) for kind in frames}
+    _, _, which, ids = _gather(keypoints, affine, frames, reprojection * frame_width)
+    support = len(np.unique(which)) / num_frames
+    return GuidedFit(np.asarray(affine, np.float64), len(ids), support, len(np.unique(ids)))

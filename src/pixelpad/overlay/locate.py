@@ -15,7 +15,11 @@ Per video (the NitroGen recipe, with what measurements here taught):
    match each template keypoint to the frame keypoints near where the transform puts it, refit;
    similar templates crowd each other out of the shared index's neighbours, and this finds the
    matches they hid (3-5x more inliers, tighter boxes). Then once more with only the keypoints in
-   the best fit's region and more neighbours, for a layout the whole-frame pass missed;
+   the best fit's region and more neighbours, for a layout the whole-frame pass missed. The layouts
+   whose outlines best fit the frames' static edges (:mod:`pixelpad.overlay.edge_search`, no
+   descriptors) are refined too: the first pass can miss the right layout altogether. Each guided
+   fit is also tried moved to where its outline fits the edges best (a thin-outline skin's keypoint
+   fit can be pixels off, which the acceptance measure feels);
 5. rank layouts: first those acceptance could take (step 7), by the detail their picture explains
    in the mean of the sampled frames; then the rest by *evidence*: distinct template keypoints among
    the inliers (static game content that a wrong layout fits by chance repeats its few matches in
@@ -46,9 +50,10 @@ import cv2
 import numpy as np
 
 from pixelpad.overlay.bank import TemplateBank
+from pixelpad.overlay.edge_search import Proposal, polish, propose, static_edges
 from pixelpad.overlay.features import FeatureError
 from pixelpad.overlay.first_pass import Box, box_of, first_fits, plausible, pool_matches, template_of
-from pixelpad.overlay.guided import FramePoints, GuidedFit, refine, stack_frames
+from pixelpad.overlay.guided import FramePoints, GuidedFit, refine, stack_frames, support_at
 from pixelpad.overlay.photometric import agreement, choose_template, explained
 
 log = logging.getLogger(__name__)
@@ -74,14 +79,23 @@ class LocateConfig:
     region_k: int = 48  # neighbours per keypoint in the second look at the best fit's region (0: none)
     region_checks: int = 128
     region_shortlist: int = 12  # layouts refined after that second look
+    # Layouts refined from where their outline best fits the frames' static edges (edge_search.py), for a
+    # right layout the first pass never shortlists (0: none); overlay widths searched (shares of the frame
+    # width) and the ratio of successive scales.
+    proposals: int = 8
+    proposal_widths: tuple[float, float] = (0.12, 0.75)
+    proposal_step: float = 1.12
+    polish: bool = True  # also try each guided fit moved to where its outline fits the static edges best
     reprojection: float = 0.006  # RANSAC inlier distance, share of the frame width
     # Acceptance (calibrated with benchmarks/locate.py: above every overlay-free video, below right ones):
     min_explained: float = 0.1  # share of the mean frame's detail under the box the blended skin explains
-    min_distinct: int = 40  # distinct template keypoints among the inliers, a floor
+    # Distinct template keypoints among the inliers, a floor (was 40; a thin-outline skin fitted at its true
+    # place by the edge polish had 35, benchmark video 68; overlay-free videos are held off by explained).
+    min_distinct: int = 30
     min_inliers: int = 20  # pooled inliers, a floor (the paper's 20)
     # Fits with this many distinct inliers and this much explained detail rank first (Score.rank): the
     # acceptance floors, as settings of their own so that a benchmark that turns acceptance off ranks alike.
-    rank_distinct: int = 40
+    rank_distinct: int = 30
     rank_explained: float = 0.1
     min_width: float = 0.04  # accepted overlay widths, share of the frame width
     max_width: float = 1.0
@@ -155,19 +169,39 @@ def frame_features(frames: np.ndarray, bank: TemplateBank, config: LocateConfig 
     return features
 
 
-def _refine_best(
-    bank: TemplateBank, first: dict, frames: dict[str, FramePoints], shape, cfg: LocateConfig, shortlist: int
-) -> dict:
-    """Guided refinement of the ``shortlist`` layouts with most first-pass inliers: {layout: GuidedFit}.
+def _shortlist(first: dict, count: int) -> list[tuple[int, np.ndarray]]:
+    """``(layout, affine)`` starts of the ``count`` layouts with most first-pass inliers."""
+    return [
+        (lay, first[lay][0]) for lay in sorted(first, key=lambda lay: first[lay][1], reverse=True)[:count]
+    ]
 
-    Guided matching finds the matches the shared index crowded out (see :mod:`pixelpad.overlay.guided`).
+
+def _refine(
+    bank: TemplateBank, starts, frames: dict[str, FramePoints], shape, pixels: Pixels, cfg: LocateConfig
+) -> dict[int, tuple[GuidedFit, Score]]:
+    """Guided refinement of each ``(layout, affine)`` start: ``{layout: (GuidedFit, Score)}``, the best-ranked
+    fit per layout (a layout can start from a first-pass fit and from an edge-search proposal).
+
+    Guided matching finds the matches the shared index crowded out (see :mod:`pixelpad.overlay.guided`);
+    with ``cfg.polish`` the fit is also moved to where the layout's outline best fits the frames' static
+    edges (:func:`pixelpad.overlay.edge_search.polish`), and whichever of the two ranks higher is kept.
     """
     n, h, w = shape[:3]
-    results: dict[int, GuidedFit] = {}
-    for lay in sorted(first, key=lambda lay: first[lay][1], reverse=True)[:shortlist]:
-        guided = refine(bank, lay, first[lay][0], frames, n, w, (0.02, 0.008), cfg.reprojection)
-        if guided is not None and plausible(guided.affine, (h, w), template_of(bank, lay).size, cfg):
-            results[lay] = guided
+    results: dict[int, tuple[GuidedFit, Score]] = {}
+    for lay, affine in starts:
+        guided = refine(bank, lay, affine, frames, n, w, (0.02, 0.008), cfg.reprojection)
+        if guided is None:
+            continue
+        fits = [guided]
+        if cfg.polish:
+            polished, _ = polish(bank, lay, guided.affine, pixels.edges)
+            fits.append(support_at(bank, lay, polished, frames, n, w, cfg.reprojection))
+        for fit in fits:
+            if not plausible(fit.affine, (h, w), template_of(bank, lay).size, cfg):
+                continue
+            score = _score(bank, lay, fit, pixels.mean_frame, cfg)
+            if lay not in results or score.rank(cfg) > results[lay][1].rank(cfg):
+                results[lay] = (fit, score)
     return results
 
 
@@ -193,12 +227,15 @@ def locate_frames(
     if 0 < cfg.early_frames < n:
         stages.insert(0, _spread(n, cfg.early_frames))
     memo: dict = {}  # the first look's matches, reused by the search over all frames
+    edges = static_edges(frames)
+    proposals = propose(bank, edges, cfg.proposals, cfg.proposal_widths, cfg.proposal_step)
+    pixels = Pixels(mean_frame, edges, proposals)
     for stage, numbers in enumerate(stages):
         _extract_missing(frames, bank, cfg, features, set(numbers))
         chosen = {
             kind: {f: features[kind][f] for f in sorted(features[kind]) if f in numbers} for kind in kinds
         }
-        found, runner_up = _search(bank, chosen, len(numbers), frames.shape[1:3], mean_frame, cfg, memo)
+        found, runner_up = _search(bank, chosen, len(numbers), frames.shape[1:3], pixels, cfg, memo)
         last = stage == len(stages) - 1
         if last or (
             found is not None
@@ -232,8 +269,24 @@ def _extract_missing(frames: np.ndarray, bank: TemplateBank, cfg: LocateConfig, 
             )
 
 
+class Pixels(NamedTuple):
+    """What the search compares fits with, from all sampled frames: their mean ``(H, W, 3)`` float32,
+    their static edges (:func:`pixelpad.overlay.edge_search.static_edges`) and the edge search's
+    proposals (refined beside the first pass's fits)."""
+
+    mean_frame: np.ndarray
+    edges: np.ndarray
+    proposals: list[Proposal]
+
+
 def _search(
-    bank: TemplateBank, features: dict, num_frames: int, frame_size, mean_frame, cfg: LocateConfig, memo: dict
+    bank: TemplateBank,
+    features: dict,
+    num_frames: int,
+    frame_size,
+    pixels: Pixels,
+    cfg: LocateConfig,
+    memo: dict,
 ):
     """The best-supported overlay in ``features``, not yet thresholded, and the runner-up layout's
     evidence: ``(Location | None, float)``. ``memo``: first-pass matches of frames searched before."""
@@ -241,20 +294,21 @@ def _search(
     shape = (num_frames, *frame_size)
     first = first_fits(bank, pool_matches(bank, features, cfg, memo=memo), frame_size, cfg)
     stacked = stack_frames(features)
-    results = _refine_best(bank, first, stacked, shape, cfg, cfg.shortlist)
-    scores = {lay: _score(bank, lay, fit, mean_frame, cfg) for lay, fit in results.items()}
-    if results and cfg.region_k:
+    starts = _shortlist(first, cfg.shortlist) + [(p.layout, p.affine) for p in pixels.proposals]
+    refined = _refine(bank, starts, stacked, shape, pixels, cfg)
+    if refined and cfg.region_k:
         # Where the best fit lies there is an overlay, maybe of a layout the whole-frame pass never
         # shortlisted (its matches crowded out): match only the keypoints there, with more neighbours.
-        lay = max(results, key=lambda lay: scores[lay].rank(cfg))
-        x, y, w, h = box_of(results[lay].affine, template_of(bank, lay).size, frame_size)
+        lay = max(refined, key=lambda lay: refined[lay][1].rank(cfg))
+        x, y, w, h = box_of(refined[lay][0].affine, template_of(bank, lay).size, frame_size)
         region = (x - w / 4, y - h / 4, x + w * 5 / 4, y + h * 5 / 4)
         region_cfg = replace(cfg, k=cfg.region_k, checks=cfg.region_checks)
         first = first_fits(bank, pool_matches(bank, features, region_cfg, region), frame_size, cfg)
-        more = _refine_best(bank, {k: v for k, v in first.items() if k not in results}, stacked,
-                            shape, cfg, cfg.region_shortlist)  # fmt: skip
-        results |= more
-        scores |= {lay: _score(bank, lay, fit, mean_frame, cfg) for lay, fit in more.items()}
+        more = {k: v for k, v in first.items() if k not in refined}
+        refined |= _refine(bank, _shortlist(more, cfg.region_shortlist), stacked, shape, pixels, cfg)
+    results = {lay: fit for lay, (fit, _) in refined.items()}
+    scores = {lay: score for lay, (_, score) in refined.items()}
+    mean_frame = pixels.mean_frame
     ranked = sorted(results, key=lambda lay: scores[lay].rank(cfg), reverse=True)
     diagnosis = {bank.layouts[lay]: results[lay].distinct for lay in ranked}
     log.debug("locate: distinct inliers per layout %s, scores %s", diagnosis, scores)
