@@ -30,19 +30,30 @@ def test_each_action_comes_from_the_chunk_of_the_frame_it_was_planned_on() -> No
     np.testing.assert_allclose(np.stack(game.received), np.stack(want))
 
 
+class TwoFrames(MeanPredictor):
+    """A two-frame policy's stand-in: logs (frame, previous frame) brightness; right_x says the latter."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.pairs: list[tuple[int, int]] = []
+
+    def predict(self, frames: np.ndarray, previous: np.ndarray) -> np.ndarray:
+        self.pairs += [(int(f[0, 0, 0]), int(p[0, 0, 0])) for f, p in zip(frames, previous, strict=True)]
+        chunks = super().predict(frames)
+        chunks[:, :, INDEX["right_x"]] = previous.reshape(len(previous), -1).mean(axis=1)[:, None] / 255
+        return chunks
+
+    def info(self) -> dict[str, int]:
+        return {**super().info(), "previous_frame_gap": 2}
+
+
 def test_a_policy_reading_two_frames_gets_the_observation_previous_steps_back() -> None:
     """Planned at steps 0, 3, 6 with previous_steps 2: the earlier frames are those of steps 0, 1, 4;
     after an episode ends, the new episode's first frame stands in again."""
-    pairs = []
-
-    class TwoFrames(MeanPredictor):
-        def predict(self, frames: np.ndarray, previous: np.ndarray) -> np.ndarray:
-            pairs.append((int(frames[0, 0, 0, 0]), int(previous[0, 0, 0, 0])))
-            return super().predict(frames)
-
-    play(FakeGame(episode_length=7), TwoFrames(), steps=9, execute=3, previous_steps=2, progress=False)
+    policy = TwoFrames()
+    play(FakeGame(episode_length=7), policy, steps=9, execute=3, previous_steps=2, progress=False)
     step = [(t * 37) % 256 for t in range(7)]
-    assert pairs == [(step[0], step[0]), (step[3], step[1]), (step[6], step[4]), (step[0], step[0])]
+    assert policy.pairs == [(step[0], step[0]), (step[3], step[1]), (step[6], step[4]), (step[0], step[0])]
     with pytest.raises(ServeError, match="previous_steps"):
         play(FakeGame(), MeanPredictor(), steps=1, previous_steps=-1, progress=False)
 
@@ -106,3 +117,15 @@ def test_a_policy_answering_garbage_is_an_error() -> None:
 
     with pytest.raises(ServeError, match="invalid actions"):
         play(FakeGame(), Broken(), steps=2, progress=False)
+
+
+def test_a_two_frame_policy_plays_through_a_server_as_it_plays_locally() -> None:
+    local, remote = FakeGame(), FakeGame()
+    play(local, TwoFrames(), steps=8, execute=2, previous_steps=2, progress=False)
+    with (
+        PolicyServer(TwoFrames(), ServerConfig(port=0)) as server,
+        Client(server.address, timeout=5) as client,
+    ):
+        play(remote, client, steps=8, execute=2, previous_steps=2, progress=False)
+    np.testing.assert_allclose(np.stack(remote.received), np.stack(local.received))
+    assert np.stack(local.received)[:, INDEX["right_x"]].std() > 0  # the previous frames were sent

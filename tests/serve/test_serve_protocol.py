@@ -84,3 +84,20 @@ def test_parse_request_checks_token_first_then_fields() -> None:
         with pytest.raises(ProtocolError) as err:
             protocol.parse_request(message, LIMITS, token=token)
         assert err.value.code == code, message
+
+
+def test_a_predict_may_carry_the_previous_frame_of_the_frames_shape() -> None:
+    def wire(shape):
+        array = protocol.encode_array(np.zeros(shape, np.uint8))
+        return {**array, "data": bytes(array["data"])}
+
+    frame = wire((8, 8, 3))
+    request = protocol.parse_request(_predict(frame, previous=wire((8, 8, 3))), LIMITS, token=None)
+    assert (
+        request.previous.shape == (8, 8, 3)
+        and protocol.parse_request(_predict(frame), LIMITS, token=None).previous is None
+    )
+    for message in (_predict(frame, previous=wire((8, 9, 3))), {"v": 1, "cmd": "info", "previous": frame}):
+        with pytest.raises(ProtocolError) as err:
+            protocol.parse_request(message, LIMITS, token=None)
+        assert err.value.code == protocol.BAD_REQUEST, message

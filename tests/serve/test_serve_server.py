@@ -33,14 +33,31 @@ def test_loopback_by_default() -> None:
         assert server.address.startswith("tcp://127.0.0.1:")
 
 
-def test_a_policy_reading_two_frames_is_not_served() -> None:
-    """The protocol carries one frame a request: serving such a policy would hide its motion input."""
-    from pixelpad.policy import Policy, get_preset
-    from pixelpad.serve import PolicyPredictor, ServeError
+def test_a_policy_reading_two_frames_is_served_the_pair_and_refuses_one_frame() -> None:
+    """The previous frame travels with the frame and reaches the policy: the server answers what the
+    policy answers locally (same noise seed), and a request without it is refused, not played blind."""
+    import torch
 
+    from pixelpad.policy import Policy, get_preset
+    from pixelpad.serve import PolicyPredictor
+
+    torch.manual_seed(0)
     policy = Policy(get_preset("tiny").replace(previous_frame_gap=3, vision_layers=1, dit_layers=1))
-    with pytest.raises(ServeError, match="previous frame"):
-        PolicyServer(PolicyPredictor(policy))
+    frame, previous = flat_frame(90, (64, 64)), flat_frame(30, (64, 64))
+    frame[20:30, 20:30] = 250
+    local = PolicyPredictor(policy, seed=4).predict(frame[None], previous=previous[None])[0]
+    blind = PolicyPredictor(policy, seed=4).predict(frame[None])[0]
+    assert not np.allclose(local, blind)  # the previous frame changes the answer
+    served = PolicyServer(PolicyPredictor(policy, seed=4), ServerConfig(port=0))
+    with served as server, Client(server.address) as client:
+        assert client.info()["predictor"]["previous_frame_gap"] == 3
+        np.testing.assert_allclose(client.predict(frame, previous), local, atol=1e-6)
+        with pytest.raises(RemoteError, match="send it as previous"):
+            client.predict(frame)
+    one_frame = PolicyServer(MeanPredictor(), ServerConfig(port=0))
+    refused = pytest.raises(RemoteError, match="reads one frame")
+    with one_frame as server, Client(server.address) as client, refused:
+        client.predict(frame, previous)
 
 
 def test_token_is_enforced(predictor: MeanPredictor) -> None:

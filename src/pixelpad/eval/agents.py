@@ -173,7 +173,8 @@ def _remote_agent(address: str, execute: int) -> ChunkAgent:
     from pixelpad.serve import Client
 
     client = Client(address)
-    return ChunkAgent(client.predict, on_reset=lambda seed: client.reset(), execute=execute)
+    gap = int(client.info()["predictor"].get("previous_frame_gap", 0))
+    return ChunkAgent(client.predict, on_reset=lambda seed: client.reset(), execute=execute, frame_gap=gap)
 
 
 class AgentCache:

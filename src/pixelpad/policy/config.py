@@ -11,8 +11,8 @@ the mixed image tokens. The fields below say every size of it; ``PRESETS`` names
   not depend on the frame after 2,500 demo steps: Chromium's dark frames differed by ~1% of the pooled
   context, and the velocity target's noise drowned what little signal there was;
 * ``tiny_motion``: ``tiny`` that also sees the frame 3 data frames (0.1 s at 30 fps) before the current
-  one (``previous_frame_gap``), so it can tell a rising player from a falling one; served locally only
-  (the wire protocol carries one frame);
+  one (``previous_frame_gap``), so it can tell a rising player from a falling one (a server gets
+  both frames in each request);
 * ``base``: a SigLIP-B/16-sized model on our own 21-dim action layout;
 * ``nitrogen_500m``: the released NitroGen shapes (SigLIP2-L/16 at 256², 25-dim actions, horizon 18,
   the official left-padding of the image tokens to 300), about 493.6M parameters.

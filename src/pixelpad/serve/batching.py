@@ -35,6 +35,7 @@ class Job:
     session: str
     frame: np.ndarray  # uint8 (H, W, 3)
     received: float  # time.monotonic()
+    previous: np.ndarray | None = None  # the earlier frame a two-frame policy reads, frame's shape
 
 
 class SessionTable:
@@ -94,8 +95,9 @@ def collect_batch(
 
 
 def group_by_shape(batch: list[Job]) -> list[list[Job]]:
-    """Jobs split by frame shape (only same-sized frames stack), in order of first appearance."""
-    groups: dict[tuple[int, ...], list[Job]] = {}
+    """Jobs split by frame shape (only same-sized frames stack) and by whether they carry a previous
+    frame, in order of first appearance."""
+    groups: dict[tuple[tuple[int, ...], bool], list[Job]] = {}
     for job in batch:
-        groups.setdefault(job.frame.shape, []).append(job)
+        groups.setdefault((job.frame.shape, job.previous is not None), []).append(job)
     return list(groups.values())

@@ -127,7 +127,9 @@ def _play(args: argparse.Namespace) -> int:
     allow = tuple(name.strip() for name in args.allow_buttons.split(",") if name.strip())
     env = GameEnv(args.game, cmd=args.cmd, fps=args.fps, exact=args.exact, seed=args.seed)
     try:
-        gap = 0 if remote else policy.policy.config.previous_frame_gap  # chunks play one action a step
+        # a policy reading an earlier frame gets it previous_frame_gap steps back (one chunk action a step)
+        info = policy.info()["predictor"] if remote else policy.info()
+        gap = int(info.get("previous_frame_gap", 0))
         result = play(
             env, policy, args.steps, args.execute, args.record, allow_buttons=allow, seed=args.seed,
             previous_steps=gap,

@@ -96,19 +96,26 @@ class Client:
         """Tell the server a new episode starts for this session."""
         return self._request({"cmd": "reset"})
 
-    def predict(self, frame: np.ndarray) -> np.ndarray:
+    def predict(self, frame: np.ndarray, previous: np.ndarray | None = None) -> np.ndarray:
         """One action chunk for one frame.
 
         Args:
             frame: uint8 ``(H, W, 3)`` RGB.
+            previous: for a policy that reads an earlier frame too (``info()["predictor"]
+                ["previous_frame_gap"]`` > 0), that frame, of the same shape; None otherwise.
 
         Returns:
             float32 ``(T, 21)`` pixelpad actions.
         """
-        arr = np.asarray(frame)
-        if arr.dtype != np.uint8 or arr.ndim != 3 or arr.shape[2] != 3:
-            raise ServeError(f"frame must be uint8 (H, W, 3), got {arr.dtype} {arr.shape}")
-        result = self._request({"cmd": "predict", "frame": protocol.encode_array(arr)})
+        fields: dict[str, Any] = {"cmd": "predict"}
+        for name, value in (("frame", frame), ("previous", previous)):
+            if value is None and name == "previous":
+                continue
+            arr = np.asarray(value)
+            if arr.dtype != np.uint8 or arr.ndim != 3 or arr.shape[2] != 3:
+                raise ServeError(f"{name} must be uint8 (H, W, 3), got {arr.dtype} {arr.shape}")
+            fields[name] = protocol.encode_array(arr)
+        result = self._request(fields)
         try:
             actions = protocol.decode_array(result.get("actions"), field="actions", dtype="float32", ndim=2)
         except ProtocolError as err:

@@ -8,8 +8,8 @@ reaches the game unless allowed: a policy trained on gameplay presses them by ac
 press of start pauses most games.
 
 A policy that reads an earlier frame beside the current one (``previous_frame_gap``) gets the
-observation ``previous_steps`` env steps back (the episode's first while it is younger); only a local
-policy can: the wire protocol carries one frame.
+observation ``previous_steps`` env steps back (the episode's first while it is younger), locally or
+through a server.
 
 Time stands still while the policy thinks: a :class:`pixelpad.sim.GameEnv` advances the game's
 virtual clock only inside ``step``, so a slow CPU plays exactly as a fast GPU would.
@@ -68,11 +68,11 @@ def chunk_source(policy: Any) -> Callable[[np.ndarray, np.ndarray | None], np.nd
     """(frame ``(H, W, 3)``, previous frame or None) -> one chunk ``(T, 21)``, from a Client, a Policy
     or a predictor.
 
-    A :class:`Client` answers one frame; a policy or server-side predictor takes a batch, and the
-    previous frames as ``previous=`` when given.
+    A :class:`Client` sends one frame (and the previous one when given); a policy or server-side
+    predictor takes a batch, and the previous frames as ``previous=`` when given.
     """
     if isinstance(policy, Client):
-        return lambda frame, previous: policy.predict(frame)
+        return policy.predict
     if not callable(getattr(policy, "predict", None)):
         raise ServeError(f"{type(policy).__name__} has no predict(frames); expected a Policy or a Client")
 
@@ -120,11 +120,8 @@ def play(
         raise ServeError(f"unknown button(s) {unknown} in allow_buttons; menu buttons: {list(MENU_BUTTONS)}")
     masked = tuple(name for name in MENU_BUTTONS if name not in allow_buttons)
     is_client = isinstance(policy, Client)
-    if previous_steps < 0 or (previous_steps and is_client):
-        raise ServeError(
-            f"previous_steps must be >= 0, and 0 for a remote policy (the protocol carries one frame), got "
-            f"{previous_steps}"
-        )
+    if previous_steps < 0:
+        raise ServeError(f"previous_steps must be >= 0, got {previous_steps}")
     predict = chunk_source(policy)
     fps = float(env.metadata.get("render_fps") or 30)
     recorder = PlayRecorder(record_dir, fps) if record_dir is not None else None

@@ -9,7 +9,9 @@ Requests::
 
     {"v": 1, "id": 7, "cmd": "info" | "reset" | "predict",
      "token": "..." (when the server has one), "session": "..." (optional, <= 64 chars),
-     "frame": <array uint8 (H, W, 3)> (predict only)}
+     "frame": <array uint8 (H, W, 3)> (predict only),
+     "previous": <array uint8, frame's shape> (predict only, exactly when the policy reads an earlier
+                 frame too: info's predictor.previous_frame_gap > 0)}
 
 Replies::
 
@@ -36,7 +38,7 @@ DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 5555
 COMMANDS: tuple[str, ...] = ("info", "reset", "predict")
 # Fields a request may carry; anything else is refused so typos fail loudly instead of silently.
-REQUEST_FIELDS = frozenset({"v", "id", "cmd", "token", "session", "frame"})
+REQUEST_FIELDS = frozenset({"v", "id", "cmd", "token", "session", "frame", "previous"})
 ARRAY_FIELDS = frozenset({"data", "shape", "dtype"})
 # dtype names on the wire and their little-endian numpy types.
 WIRE_DTYPES: dict[str, np.dtype] = {"uint8": np.dtype("|u1"), "float32": np.dtype("<f4")}
@@ -159,31 +161,33 @@ def decode_array(value: Any, *, field: str, dtype: str, ndim: int) -> np.ndarray
     return np.frombuffer(data, dtype=np_dtype).reshape(shape)
 
 
-def decode_frame(value: Any, limits: Limits) -> np.ndarray:
-    """A request's ``frame``: uint8 ``(H, W, 3)`` within the size limits."""
-    frame = decode_array(value, field="frame", dtype="uint8", ndim=3)
+def decode_frame(value: Any, limits: Limits, field: str = "frame") -> np.ndarray:
+    """A request's ``frame`` (or ``previous``): uint8 ``(H, W, 3)`` within the size limits."""
+    frame = decode_array(value, field=field, dtype="uint8", ndim=3)
     height, width, channels = frame.shape
     if channels != 3:
-        raise ProtocolError(BAD_REQUEST, f"frame must be RGB (H, W, 3), got shape {list(frame.shape)}")
+        raise ProtocolError(BAD_REQUEST, f"{field} must be RGB (H, W, 3), got shape {list(frame.shape)}")
     if max(height, width) > limits.max_frame_side:
         raise ProtocolError(
-            TOO_LARGE, f"frame {width}x{height} exceeds the limit of {limits.max_frame_side} pixels a side"
+            TOO_LARGE, f"{field} {width}x{height} exceeds the limit of {limits.max_frame_side} pixels a side"
         )
     if min(height, width) < limits.min_frame_side:
         raise ProtocolError(
-            BAD_REQUEST, f"frame {width}x{height} is smaller than {limits.min_frame_side} pixels a side"
+            BAD_REQUEST, f"{field} {width}x{height} is smaller than {limits.min_frame_side} pixels a side"
         )
     return frame
 
 
 @dataclasses.dataclass(frozen=True)
 class Request:
-    """A checked request; ``frame`` (uint8 ``(H, W, 3)``) is set for ``predict`` only."""
+    """A checked request; ``frame`` (uint8 ``(H, W, 3)``) is set for ``predict`` only, ``previous`` (the
+    same shape) when a predict carries it."""
 
     id: int | None
     cmd: str
     session: str | None = None
     frame: np.ndarray | None = None
+    previous: np.ndarray | None = None
 
 
 def request_id(message: dict[str, Any]) -> int | None:
@@ -225,14 +229,21 @@ def parse_request(message: dict[str, Any], limits: Limits, *, token: str | None)
     session = message.get("session")
     if session is not None and (not isinstance(session, str) or not 0 < len(session) <= MAX_SESSION_CHARS):
         raise ProtocolError(BAD_REQUEST, f"session must be a string of 1 to {MAX_SESSION_CHARS} characters")
-    frame = None
+    frame = previous = None
     if cmd == "predict":
         if "frame" not in message:
             raise ProtocolError(BAD_REQUEST, "predict needs a frame")
         frame = decode_frame(message["frame"], limits)
-    elif "frame" in message:
+        if "previous" in message:
+            previous = decode_frame(message["previous"], limits, field="previous")
+            if previous.shape != frame.shape:
+                raise ProtocolError(
+                    BAD_REQUEST,
+                    f"previous {list(previous.shape)} must have the frame's shape {list(frame.shape)}",
+                )
+    elif "frame" in message or "previous" in message:
         raise ProtocolError(BAD_REQUEST, f"{cmd} takes no frame")
-    return Request(id=request_id(message), cmd=cmd, session=session, frame=frame)
+    return Request(id=request_id(message), cmd=cmd, session=session, frame=frame, previous=previous)
 
 
 def ok_reply(request_id: int | None, result: dict[str, Any]) -> bytes:

@@ -12,8 +12,9 @@ is slow, sends garbage or vanishes mid-request delays nobody else; replies to a 
 are dropped. A bad request is answered with an error and costs only its own decode.
 
 Sessions: each client names itself (``session``); ``reset`` tells the server an episode starts, and
-the server forgets what it tracked for that session. The policies served today see one frame at a
-time, so that is only the batching bookkeeping; a policy with memory would clear it here.
+the server forgets what it tracked for that session. The policies served today keep no memory (a
+policy that reads an earlier frame too gets it from the client in each request, as ``previous``),
+so that is only the batching bookkeeping; a policy with memory would clear it here.
 
 Size limits: a request above ``Limits.max_message_bytes`` is answered ``too_large``; one above
 twice that (plus 1 MiB) is not even read: the transport drops the connection, so a peer cannot make
@@ -52,7 +53,8 @@ class Predictor(Protocol):
     """
 
     def predict(self, frames: np.ndarray) -> np.ndarray:
-        """uint8 ``(B, H, W, 3)`` frames -> float32 ``(B, T, 21)`` pixelpad actions."""
+        """uint8 ``(B, H, W, 3)`` frames -> float32 ``(B, T, 21)`` pixelpad actions. A predictor whose
+        info has ``previous_frame_gap`` > 0 also takes ``previous=`` frames of the same shape."""
         ...
 
     def info(self) -> dict[str, Any]:
@@ -130,11 +132,7 @@ class PolicyServer:
         self._lock = threading.Lock()  # guards _stats
         self._stats: Counter[str] = Counter()
         self._predictor_info = dict(predictor.info())
-        if self._predictor_info.get("previous_frame_gap"):
-            raise ServeError(
-                "this policy reads the previous frame too, and the protocol carries one frame a request: "
-                "play it locally (pixelpad serve play CHECKPOINT, pixelpad eval --policy CHECKPOINT)"
-            )
+        self._two_frames = bool(self._predictor_info.get("previous_frame_gap"))
 
     # -- life cycle -------------------------------------------------------------------------------
     @property
@@ -275,7 +273,16 @@ class PolicyServer:
                 self._sessions.forget(session)
                 self._send(router, [*envelope, protocol.ok_reply(rid, {"session": session})])
             else:
-                self._enqueue(Job(envelope, rid, session, request.frame, time.monotonic()))
+                if (request.previous is not None) != self._two_frames:
+                    gap = self._predictor_info.get("previous_frame_gap")
+                    raise ProtocolError(
+                        protocol.BAD_REQUEST,
+                        f"this policy reads the frame {gap} frames earlier too: send it as previous"
+                        if self._two_frames
+                        else "this policy reads one frame: send no previous",
+                    )
+                job = Job(envelope, rid, session, request.frame, time.monotonic(), request.previous)
+                self._enqueue(job)
         except ProtocolError as err:
             self._reply_error(router, envelope, rid, err)
         except Exception as err:  # a bug of ours must not take the server down: log it, tell the peer
@@ -331,7 +338,11 @@ class PolicyServer:
         start = time.monotonic()
         try:
             frames = np.stack([job.frame for job in jobs])
-            actions = np.asarray(self.predictor.predict(frames), dtype=np.float32)
+            if jobs[0].previous is None:
+                actions = self.predictor.predict(frames)
+            else:
+                actions = self.predictor.predict(frames, previous=np.stack([job.previous for job in jobs]))
+            actions = np.asarray(actions, dtype=np.float32)
             if actions.ndim != 3 or actions.shape[0] != len(jobs) or actions.shape[2] != ACTION_DIM:
                 raise ServeError(
                     f"predictor returned shape {actions.shape}, expected ({len(jobs)}, T, {ACTION_DIM})"
