@@ -18,7 +18,11 @@ outlines fit busy game texture by chance at high correlation, so a peak is score
 stands above its own correlation map (a z-score), not by the correlation. The best-scoring layouts'
 peaks become candidate transforms for the guided pass; acceptance
 (:func:`pixelpad.overlay.photometric.explained`) still decides, so a chance peak costs time, not a
-false accept.
+false accept. :func:`polish` puts a guided fit exactly on the outline: the layout's canonical outline
+field resized to the fit's scale against the frames' field at full resolution.
+
+Each layout's outline field in canonical pixels and its resized copies for the search are kept per
+bank as long as the bank lives: 131 MB for the benchmark's 300 templates in 102 layouts (53 MB canonical).
 """
 
 from __future__ import annotations
