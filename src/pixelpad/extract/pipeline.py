@@ -305,7 +305,7 @@ class VideoExtractor:
                 mask_i420(small, masked_box)  # the overlay must not teach the policy
                 while k < len(wanted) and frame.index >= wanted[k]:
                     if template is not None:
-                        t_images.append(template.warp(region_rgb, origin))
+                        t_images.append(template.sample(region_rgb, origin))
                         if len(t_images) == template.config.batch:
                             self._run_template(template, t_images, t_reads, t_vis)
                     if crop_now is not None:
@@ -342,8 +342,8 @@ class VideoExtractor:
     def _run_template(
         reader: Any, images: list[np.ndarray], reads: list[np.ndarray], visible: list[np.ndarray]
     ) -> None:
-        """Read the batched warped overlays into ``(B, 21)`` reads and ``(B,)`` visibility."""
-        r, v = reader.read_warped(np.stack(images))
+        """Read the batched sampled overlays into ``(B, 21)`` reads and ``(B,)`` visibility."""
+        r, v = reader.read_samples(np.stack(images))
         reads.append(r)
         visible.append(v)
         images.clear()

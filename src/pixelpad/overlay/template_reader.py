@@ -1,7 +1,8 @@
 """The template reader: reads a known skin's controls by comparing with its own renderings.
 
 Once localisation has named the skin and the affine that places it in the video, every frame's
-overlay is warped back into the skin's own pixels (at about the size it has in the video), and
+overlay is warped back into the skin's own pixels (at about the size it has in the video; only the
+pixels some comparison uses are sampled), and
 each control is read against pictures the skin renders exactly (:mod:`template_assets`), scored
 with a model of how a stream blends an overlay over the game (:mod:`template_fit`):
 
@@ -16,7 +17,7 @@ with a model of how a stream blends an overlay over the game (:mod:`template_fit
 
 A frame whose static parts (the controller's body) do not correlate with the skin is unreadable:
 its row is NaN. Frames are read in batches: every score of a batch is a few matrix products, so the
-per-frame cost is the warp and a fraction of a millisecond of arithmetic.
+per-frame cost is sampling the overlay and a fraction of a millisecond of arithmetic.
 """
 
 from __future__ import annotations
@@ -32,6 +33,9 @@ from pixelpad.errors import PixelpadError
 from pixelpad.overlay.skin import Skin
 from pixelpad.overlay.template_assets import AssetConfig, ReaderAssets, StickAssets, reader_assets
 from pixelpad.overlay.template_fit import residuals
+
+_TAP_BITS = 5  # cv2.remap's bilinear taps: 1/32 pixel (its INTER_BITS, as cv2.warpAffine uses)
+_TAPS = 1 << _TAP_BITS
 
 
 class TemplateReaderError(PixelpadError):
@@ -95,9 +99,17 @@ class TemplateReader:
         self.shown = skin.mask()
         self.unreadable = self.assets.unreadable
         self._opacities = np.linspace(config.min_gain, config.max_gain, config.gain_steps)
+        # The working pixels any comparison uses (flat indices, sorted), and each comparison's rows
+        # among them: frames are sampled at these pixels only (:meth:`sample`).
+        a = self.assets
+        parts = [a.static_pixels, *(g.pixels for g in a.buttons), *(s.pixels for s in a.sticks)]
+        self.pixels = np.unique(np.concatenate(parts))
+        self._static, *rows = (np.searchsorted(self.pixels, p) for p in parts)
+        self._buttons, self._sticks = rows[: len(a.buttons)], rows[len(a.buttons) :]
+        self._taps: tuple[tuple[int, int], np.ndarray, np.ndarray] | None = None
 
     def source_box(self) -> tuple[int, int, int, int]:
-        """``(x, y, w, h)``: the frame pixels :meth:`warp` reads (a crop holding them is enough)."""
+        """``(x, y, w, h)``: the frame pixels :meth:`sample` reads (a crop holding them is enough)."""
         h, w = self.size
         inverse = cv2.invertAffineTransform(self.warp_matrix)
         corners = np.array([[-0.5, -0.5], [w - 0.5, -0.5], [-0.5, h - 0.5], [w - 0.5, h - 0.5]])
@@ -105,19 +117,36 @@ class TemplateReader:
         (x0, y0), (x1, y1) = np.floor(corners.min(0)) - 2, np.ceil(corners.max(0)) + 2  # bilinear taps
         return int(x0), int(y0), int(x1 - x0), int(y1 - y0)
 
-    def warp(self, frame: np.ndarray, origin: tuple[int, int] = (0, 0)) -> np.ndarray:
-        """The overlay of ``frame`` (H, W, 3) uint8 in working pixels: ``(h, w, 3)`` uint8.
+    def sample(self, frame: np.ndarray, origin: tuple[int, int] = (0, 0)) -> np.ndarray:
+        """The working pixels the reader compares (:attr:`pixels`) of the overlay of ``frame`` (H, W, 3)
+        uint8: ``(U, 3)`` uint8, bilinear like ``cv2.warpAffine``.
 
-        ``frame`` may be a crop of the video's frame whose top-left corner is at ``origin`` (x, y):
-        it must hold :meth:`source_box` (clipped to the frame), then the result is the same.
+        ``frame`` may be a crop of the video's frame whose top-left corner is at ``origin`` (x, y): it
+        must hold :meth:`source_box` (clipped to the frame), then the result is the same. Those
+        pixels are 30-50 % of the working image, so sampling just them (one ``cv2.remap`` with the
+        taps worked out once per origin) costs a fifth of warping the whole overlay (0.05 vs 0.26 ms
+        at 224 x 150) and spares gathering them after.
         """
-        h, w = self.size
-        matrix = self.warp_matrix.copy()
-        matrix[:, 2] += matrix[:, :2] @ np.asarray(origin, np.float64)
-        return cv2.warpAffine(frame, matrix, (w, h), flags=cv2.INTER_LINEAR)
+        if self._taps is None or self._taps[0] != origin:
+            self._taps = (origin, *self._remap_taps(origin))
+        _, whole, fraction = self._taps
+        return cv2.remap(frame, whole, fraction, cv2.INTER_LINEAR).reshape(-1, 3)
 
-    def read_warped(self, overlays: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Read warped overlays ``(B, h, w, 3)`` uint8.
+    def _remap_taps(self, origin: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+        """``cv2.remap``'s fixed-point map of :attr:`pixels` in a frame (crop) at ``origin``: whole
+        source pixels ``(1, U, 2)`` int16 and 1/32-pixel fractions ``(1, U)`` uint16, in 1/32 pixels
+        like ``cv2.warpAffine``. Rounded in the frame's coordinates, so a crop samples exactly like
+        the whole frame."""
+        rows, cols = np.divmod(self.pixels, self.size[1])
+        inverse = cv2.invertAffineTransform(self.warp_matrix)  # working -> frame pixels
+        points = np.stack([cols, rows], -1) @ inverse[:, :2].T + inverse[:, 2]
+        fixed = np.round(points * _TAPS).astype(np.int64) - np.asarray(origin, np.int64) * _TAPS
+        whole = (fixed >> _TAP_BITS).astype(np.int16).reshape(1, -1, 2)
+        fraction = ((fixed[:, 1] & (_TAPS - 1)) * _TAPS + (fixed[:, 0] & (_TAPS - 1))).astype(np.uint16)
+        return whole, fraction.reshape(1, -1)
+
+    def read_samples(self, samples: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Read sampled overlays ``(B, U, 3)`` uint8 (:meth:`sample`).
 
         Returns:
             ``(B, 21)`` raw reads (button probabilities, sticks in [-1, 1]; controls the skin does not
@@ -125,22 +154,22 @@ class TemplateReader:
             (the correlation of the skin's static parts, in [-1, 1]).
         """
         a = self.assets
-        b = len(overlays)
+        b = len(samples)
         # Pixels first, frames last: every gather below copies whole rows, every sum is one product.
-        pixels = np.ascontiguousarray(overlays.reshape(b, -1, 3).transpose(1, 2, 0))  # (h·w, 3, B)
-        static = np.take(pixels, a.static_pixels, axis=0).astype(np.float32).reshape(-1, b)
+        pixels = np.ascontiguousarray(samples.transpose(1, 2, 0))  # (U, 3, B)
+        static = np.take(pixels, self._static, axis=0).astype(np.float32).reshape(-1, b)
         static -= static.mean(0)
         norm = np.linalg.norm(static, axis=0)
         visible = np.where(norm > 1e-6, a.static_template @ static / np.maximum(norm, 1e-6), 0.0)
         out = np.zeros((b, ACTION_DIM), np.float32)
-        for g in a.buttons:
-            fit = residuals(g.templates, self._patch(pixels, g.pixels), self._opacities)  # (B, K)
+        for g, rows in zip(a.buttons, self._buttons, strict=True):
+            fit = residuals(g.templates, self._patch(pixels, rows), self._opacities)  # (B, K)
             for c in g.controls:
                 on = g.states[:, INDEX[c]] > 0.5
                 margin = fit[:, ~on].min(1) - fit[:, on].min(1)
                 out[:, INDEX[c]] = self._probability(margin, g.scale)
-        for s in a.sticks:
-            self._read_stick(s, self._patch(pixels, s.pixels), out)
+        for s, rows in zip(a.sticks, self._sticks, strict=True):
+            self._read_stick(s, self._patch(pixels, rows), out)
         out[visible < self.config.min_visible] = np.nan
         return out, visible.astype(np.float32)
 
@@ -185,8 +214,8 @@ class TemplateReader:
             return np.zeros((0, ACTION_DIM), np.float32), np.zeros(0, np.float32)
         reads, visible = [], []
         for start in range(0, len(frames), self.config.batch):
-            r, v = self.read_warped(
-                np.stack([self.warp(f) for f in frames[start : start + self.config.batch]])
+            r, v = self.read_samples(
+                np.stack([self.sample(f) for f in frames[start : start + self.config.batch]])
             )
             reads.append(r)
             visible.append(v)
