@@ -140,6 +140,10 @@ def test_localisation_samples_as_the_extraction_settings_say(extractor, video_ba
         extractor.config.locate_early_frames,
     )
     assert seen[0].frames < locate_module.LocateConfig().frames  # fewer than a whole search's
+    refined = (seen[0].shortlist, seen[0].proposals, seen[0].region_shortlist)
+    assert refined == (extractor.config.locate_refined,) * 3
+    defaults = locate_module.LocateConfig()
+    assert max(refined) < min(defaults.shortlist, defaults.proposals, defaults.region_shortlist)
 
 
 def test_a_video_failing_after_its_read_pass_leaves_no_spool(extractor, video_batch, monkeypatch):
