@@ -84,7 +84,12 @@ class ExtractConfig:
     # 0.91 ms, 1918 bytes (+11 %), the same PSNR; superfast 0.99 ms, 3119 bytes; ultrafast 0.55 ms,
     # 4708 bytes (2.7x: the dataset's disk, and the bytes every training epoch reads, for 0.36 ms
     # more of the worker's time saved); ultrafast at crf 26 makes 1796 bytes at 0.7 dB less PSNR.
-    x264_params: str = "subme=1:me=dia:partitions=none"
+    # cabac=0 (CAVLC entropy coding): on 1500 stored frames of three benchmark videos (benchmarks/
+    # extract.py), encode 0.707-0.718 -> 0.623-0.632 ms a frame, decoding the result to RGB 0.623-0.727
+    # -> 0.478-0.577 ms a frame (what training reads), 1788 -> 1950 bytes a frame (+9 %), PSNR 42.46 dB
+    # either way (against the I420 frames given); x264's no-deblock would save 0.04 ms more for
+    # +1.5 % bytes and 0.07 dB less.
+    x264_params: str = "subme=1:me=dia:partitions=none:cabac=0"
     decode_threads: int = 0  # FFmpeg decoding threads (0: FFmpeg decides)
     # The read pass decodes without H.264's deblocking (loop) filter (libavcodec's skip_loop_filter):
     # the readers compare whole regions with renderings, and the stored copy is shrunk, so block
