@@ -31,9 +31,9 @@ Goals (issue 7): R² ≥ 0.90, accuracy ≥ 0.98, speed ratio ≥ 0.5 with the t
 The template reader needs no training, so every skin is "held out" for it. Pass ``--parser DIR``
 (``pixelpad overlay train-parser --out DIR``) to measure the parser too; it is judged on these
 skins and this footage whatever it was trained on. ``--keep DIR`` keeps the videos and reuses them
-on the next run with the same settings. With the videos kept, a default run took 17-19 minutes on two
-cores shared at load 6-11 (making the videos takes about 10 more there; localisation 4-6 s of wall
-time a video under that load, 1.3-2.2 s of CPU).
+on the next run with the same settings. With the videos kept, a default run took 12-18 minutes on two
+cores shared at load 5-9 (making the videos takes about 10 more there; localisation 3-9 s of wall
+time a video under that load, 2.6-4.0 s of CPU).
 
     python benchmarks/extract.py [--videos 50] [--seconds 10] [--long 3 --long-seconds 30] [--clips 10]
                                  [--streams 2 --stream-seconds 180] [--parser DIR] [--keep DIR]
