@@ -252,7 +252,7 @@ def main() -> None:
           f"{args.frames} frames each, in {work}")  # fmt: skip
 
     # Decide acceptance after, so one run also gives the distributions the thresholds are set from.
-    base = replace(LocateConfig(), min_inliers=0, min_distinct=0, min_explained=-np.inf)
+    base = replace(LocateConfig(), min_inliers=0, min_distinct=0, min_explained=-np.inf, min_tiles=0)
     cfg = LocateConfig()
     rows, kept, sampled = [], [], []
     for number, path, truth in tqdm(cases, desc="locate"):
@@ -322,7 +322,7 @@ def main() -> None:
     print("wrong skin : " + ", ".join(show(f) for (t, f), r in zip(pos, right, strict=True) if f and not r))
     print("no overlay : " + ", ".join(show(f) for f in sorted(neg, key=lambda f: f.evidence if f else 0)))
     print(f"thresholds in use: min_explained {cfg.min_explained:.2f}, min_distinct {cfg.min_distinct}, "
-          f"min_inliers {cfg.min_inliers}")  # fmt: skip
+          f"min_inliers {cfg.min_inliers}, min_tiles {cfg.min_tiles}")  # fmt: skip
     report_explained(rows, cfg)
     results = work / "results.json"
     results.write_text(json.dumps([result_row(r) for r in rows], indent=1))

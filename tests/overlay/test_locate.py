@@ -20,6 +20,7 @@ from pixelpad.overlay.locate import (
     locate,
     locate_frames,
     sample_for_locate,
+    tiles_of,
 )
 from pixelpad.overlay.procedural import procedural_skins
 from pixelpad.overlay.synth import composite_frames, synthesize_video
@@ -193,11 +194,14 @@ def test_a_decisive_first_look_ends_the_search(tmp_path, bank, real_skins, game_
 def test_acceptance_weighs_the_explained_detail_not_the_evidence():
     """A small overlay (few distinct inliers, weak correlation: evidence 33) whose blended picture explains
     most of the frame under it is accepted; a busy game spot with more evidence that the picture does
-    not explain is not (figures like those of benchmarks/locate.py); the inlier floors still hold."""
+    not explain is not (figures like those of benchmarks/locate.py); the inlier floors still hold, and
+    explained detail in a box of too few tiles to judge it (a 37 x 22 box, as on an overlay-free benchmark
+    video) is not enough."""
     cfg = LocateConfig()
 
-    def where(distinct: int, agreement: float, explained: float, inliers: int = 300) -> Location:
-        box = (0, 0, 10, 10)
+    def where(
+        distinct: int, agreement: float, explained: float, inliers: int = 300, box=(10, 180, 73, 45)
+    ) -> Location:
         return Location("s", "l", np.eye(2, 3), box, 1.0, inliers, 0.5, 1.0, distinct=distinct,
                         agreement=agreement, explained=explained)  # fmt: skip
 
@@ -207,6 +211,8 @@ def test_acceptance_weighs_the_explained_detail_not_the_evidence():
     assert accepts(small, cfg) and not accepts(busy, cfg)
     assert not accepts(where(cfg.min_distinct - 1, 0.9, 0.9), cfg)
     assert not accepts(where(200, 0.9, 0.9, inliers=cfg.min_inliers - 1), cfg)
+    assert tiles_of((0, 243, 37, 22)) < cfg.min_tiles <= tiles_of((10, 180, 73, 45))
+    assert not accepts(where(183, 0.45, 0.62, box=(0, 243, 37, 22)), cfg)
 
 
 def test_layouts_that_acceptance_could_take_rank_first():
@@ -237,3 +243,7 @@ def test_layouts_that_acceptance_could_take_rank_first():
     lower = _score(bank, wrong, GuidedFit(elsewhere, 900, 1.0, 300), mean, cfg)
     assert lower.explained == score_wrong.explained and lower.rank(cfg) < score_wrong.rank(cfg)
     assert lower._replace(explained=score_wrong.explained + 0.05).rank(cfg) < score_wrong.rank(cfg)
+    # Explained detail over too few tiles is noise: such a fit ranks among those acceptance could not take.
+    assert score_right.tiles >= cfg.rank_tiles
+    tiny = score_right._replace(tiles=cfg.rank_tiles - 1, explained=0.9)
+    assert tiny.rank(cfg) < score_wrong.rank(cfg) < score_right.rank(cfg)

@@ -28,10 +28,11 @@ Per video (the NitroGen recipe, with what measurements here taught):
 6. among the colourways of the best layout pick the one whose picture best explains the mean frame;
 7. accept when its picture, alpha-blended over the game, explains at least ``min_explained`` of the
    mean frame's detail under the box (:func:`pixelpad.overlay.photometric.explained`), with floors on
-   distinct inliers and inliers. Calibrated with ``benchmarks/locate.py`` (100 + 20 videos): right
-   skins 0.18-0.96, overlay-free videos at most 0.06 (-0.02 with 40 distinct inliers), wrong layouts
-   below 0 but for pixel twins. Evidence, the former measure, overlapped: overlay-free videos up to
-   52, right skins down to 33.
+   distinct inliers, inliers, and the tiles under the box that detail is judged on. Calibrated with
+   ``benchmarks/locate.py`` (100 + 20 videos, run at 2c6a446): right skins 0.16-0.99 (median 0.79);
+   the best fits on overlay-free videos at most -0.09, but for 0.15 and 0.18 in boxes of 3-4 tiles;
+   wrong layouts below 0 but for pixel twins and one 2-tile box. Evidence, the former measure,
+   overlapped: overlay-free videos up to 52 (40 at 2c6a446), right skins down to 33 (15).
 
 An overlay is assumed fixed during the video. One that moves, or two overlays, still get an answer:
 the position/overlay with most support, and :attr:`Location.support` (the share of sampled frames
@@ -54,7 +55,7 @@ from pixelpad.overlay.edge_search import Proposal, polish, propose, static_edges
 from pixelpad.overlay.features import FeatureError
 from pixelpad.overlay.first_pass import Box, box_of, first_fits, plausible, pool_matches, template_of
 from pixelpad.overlay.guided import FramePoints, GuidedFit, refine, stack_frames, support_at
-from pixelpad.overlay.photometric import agreement, choose_template, explained
+from pixelpad.overlay.photometric import ColourwayConfig, agreement, choose_template, explained
 
 log = logging.getLogger(__name__)
 
@@ -93,10 +94,16 @@ class LocateConfig:
     # place by the edge polish had 35, benchmark video 68; overlay-free videos are held off by explained).
     min_distinct: int = 30
     min_inliers: int = 20  # pooled inliers, a floor (the paper's 20)
+    # Explained detail is judged in tiles (photometric.ColourwayConfig.tile, 16 analysed pixels a side); under
+    # a box of fewer tiles than this it is noise. On benchmarks/locate.py at 2c6a446, two overlay-free videos
+    # were accepted with explained 0.15 and 0.18 in boxes of 3.2 and 3.9 tiles; the smallest true overlay
+    # covers 12.8, and every found box under 8 tiles was wrong (4 of 120).
+    min_tiles: float = 8.0
     # Fits with this many distinct inliers and this much explained detail rank first (Score.rank): the
     # acceptance floors, as settings of their own so that a benchmark that turns acceptance off ranks alike.
     rank_distinct: int = 30
     rank_explained: float = 0.1
+    rank_tiles: float = 8.0
     min_width: float = 0.04  # accepted overlay widths, share of the frame width
     max_width: float = 1.0
     max_rotation: float = 8.0  # degrees
@@ -333,22 +340,29 @@ def _search(
 
 class Score(NamedTuple):
     """What ranks a refined layout: its best-agreeing colourway's explained detail
-    (:func:`pixelpad.overlay.photometric.explained`), evidence (:func:`weigh_evidence`), distinct inliers."""
+    (:func:`pixelpad.overlay.photometric.explained`), evidence (:func:`weigh_evidence`), distinct inliers,
+    and the tiles under its box that the explained detail was judged on (:func:`tiles_of`)."""
 
     explained: float
     evidence: float
     distinct: int
+    tiles: float
 
     def rank(self, cfg: LocateConfig) -> tuple:
         """Sort key, higher first. Fits that acceptance could take (``cfg.rank_distinct`` distinct inliers,
-        ``cfg.rank_explained`` explained) come first, by explained detail; the rest by evidence.
+        ``cfg.rank_explained`` explained over ``cfg.rank_tiles`` tiles) come first, by explained detail; the
+        rest by evidence.
 
         Ranked by evidence alone, a wrong layout with many distinct inliers on static game content
         (explained below 0) could win over a right one that acceptance would take. Among fits that
         explain nothing, explained detail is noise (wrong layouts and a right one badly fitted alike
         at -0.2-0), so evidence keeps ranking them.
         """
-        if self.distinct >= cfg.rank_distinct and self.explained >= cfg.rank_explained:
+        if (
+            self.distinct >= cfg.rank_distinct
+            and self.explained >= cfg.rank_explained
+            and self.tiles >= cfg.rank_tiles
+        ):
             return (True, self.explained, self.evidence)
         return (False, self.evidence, self.explained)
 
@@ -365,7 +379,13 @@ def _score(
         explained(templates[best], fit.affine, mean_frame),
         weigh_evidence(fit.distinct, agrees[best]),
         fit.distinct,
+        tiles_of(box_of(fit.affine, template_of(bank, layout).size, mean_frame.shape[:2])),
     )
+
+
+def tiles_of(box: Box) -> float:
+    """How many of :func:`pixelpad.overlay.photometric.explained`'s tiles a ``box`` (x, y, w, h) covers."""
+    return box[2] * box[3] / ColourwayConfig().tile ** 2
 
 
 def accepts(found: Location, cfg: LocateConfig) -> bool:
@@ -375,6 +395,7 @@ def accepts(found: Location, cfg: LocateConfig) -> bool:
         found.explained >= cfg.min_explained
         and found.distinct >= cfg.min_distinct
         and found.inliers >= cfg.min_inliers
+        and tiles_of(found.box) >= cfg.min_tiles
     )
 
 
