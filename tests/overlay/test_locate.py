@@ -7,6 +7,7 @@ import pytest
 
 from pixelpad.overlay.bank import TemplateBank
 from pixelpad.overlay.composite import BASE_WIDTH, Placement, blend, place
+from pixelpad.overlay.edge_search import propose
 from pixelpad.overlay.features import Features
 from pixelpad.overlay.first_pass import Matches, first_fits, match_frame, template_of
 from pixelpad.overlay.footage import procedural_footage
@@ -247,3 +248,25 @@ def test_layouts_that_acceptance_could_take_rank_first():
     assert score_right.tiles >= cfg.rank_tiles
     tiny = score_right._replace(tiles=cfg.rank_tiles - 1, explained=0.9)
     assert tiny.rank(cfg) < score_wrong.rank(cfg) < score_right.rank(cfg)
+
+
+@pytest.mark.slow
+def test_a_decisive_first_pass_fit_skips_the_edge_proposals(
+    tmp_path, bank, real_skins, game_clip, monkeypatch
+):
+    """A clear overlay explains most of its box's detail after the first pass's refinement: the search
+    stops there (no edge proposals made) with the answer the full search gives; with the shortcut off
+    the proposals are made."""
+    import pixelpad.overlay.locate as locate_module
+
+    made = []
+    monkeypatch.setattr(locate_module, "propose", lambda *a, **k: made.append(1) or propose(*a, **k))
+    skin = next(s for s in real_skins if s.name == "nintendospy/gamecube-default/red")
+    truth = synthesize_video(game_clip, skin, tmp_path / "v.mp4", placement=Placement("tl", 1.2), seed=4)
+    frames, _ = sample_for_locate(tmp_path / "v.mp4", LocateConfig())
+    quick = locate_frames(frames, bank, LocateConfig(early_frames=0))
+    assert not made and quick is not None and quick.explained >= LocateConfig().decisive_explained
+    full = locate_frames(frames, bank, LocateConfig(early_frames=0, decisive_explained=0.0))
+    assert made == [1] and full is not None
+    assert (quick.skin, quick.box) == (full.skin, full.box) and quick.skin == skin.name
+    assert iou(quick.box, truth.box) >= 0.9

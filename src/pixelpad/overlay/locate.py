@@ -19,7 +19,10 @@ Per video (the NitroGen recipe, with what measurements here taught):
    whose outlines best fit the frames' static edges (:mod:`pixelpad.overlay.edge_search`, no
    descriptors) are refined too: the first pass can miss the right layout altogether. Each guided
    fit is also tried moved to where its outline fits the edges best (a thin-outline skin's keypoint
-   fit can be pixels off, which the acceptance measure feels);
+   fit can be pixels off, which the acceptance measure feels). When a refined first-pass fit already
+   ranks first and explains most of the frame's detail under it (``decisive_explained``), the edge
+   proposals and the second look are skipped: they find what the first pass missed, and it missed
+   nothing (half the CPU of a localisation in extraction, the same answers);
 5. rank layouts: first those acceptance could take (step 7), by the detail their picture explains
    in the mean of the sampled frames; then the rest by *evidence*: distinct template keypoints among
    the inliers (static game content that a wrong layout fits by chance repeats its few matches in
@@ -87,6 +90,11 @@ class LocateConfig:
     proposal_widths: tuple[float, float] = (0.12, 0.75)
     proposal_step: float = 1.12
     polish: bool = True  # also try each guided fit moved to where its outline fits the static edges best
+    # A first-pass fit that ranks first (Score.rank) and explains this much of the mean frame's detail ends
+    # the search there: no edge proposals, no second look at its region (0: always search on). Those two
+    # exist for a right layout the first pass misses or fits badly; wrong layouts explain below 0 (pixel
+    # twins aside), right skins 0.16-0.99 (median 0.79), so a fit this good leaves nothing to find.
+    decisive_explained: float = 0.5
     reprojection: float = 0.006  # RANSAC inlier distance, share of the frame width
     # Acceptance (calibrated with benchmarks/locate.py: above every overlay-free video, below right ones):
     min_explained: float = 0.1  # share of the mean frame's detail under the box the blended skin explains
@@ -233,10 +241,8 @@ def locate_frames(
     stages = [range(n)]
     if 0 < cfg.early_frames < n:
         stages.insert(0, _spread(n, cfg.early_frames))
-    memo: dict = {}  # the first look's matches, reused by the search over all frames
-    edges = static_edges(frames)
-    proposals = propose(bank, edges, cfg.proposals, cfg.proposal_widths, cfg.proposal_step)
-    pixels = Pixels(mean_frame, edges, proposals)
+    memo: dict = {}  # the first look's matches (and the edge proposals), reused by the search over all frames
+    pixels = Pixels(mean_frame, static_edges(frames))
     for stage, numbers in enumerate(stages):
         _extract_missing(frames, bank, cfg, features, set(numbers))
         chosen = {
@@ -277,13 +283,36 @@ def _extract_missing(frames: np.ndarray, bank: TemplateBank, cfg: LocateConfig, 
 
 
 class Pixels(NamedTuple):
-    """What the search compares fits with, from all sampled frames: their mean ``(H, W, 3)`` float32,
-    their static edges (:func:`pixelpad.overlay.edge_search.static_edges`) and the edge search's
-    proposals (refined beside the first pass's fits)."""
+    """What the search compares fits with, from all sampled frames: their mean ``(H, W, 3)`` float32 and
+    their static edges (:func:`pixelpad.overlay.edge_search.static_edges`)."""
 
     mean_frame: np.ndarray
     edges: np.ndarray
-    proposals: list[Proposal]
+
+
+def _proposals(bank: TemplateBank, pixels: Pixels, cfg: LocateConfig, memo: dict) -> list[Proposal]:
+    """The edge search's proposals (refined beside the first pass's fits), made once per video."""
+    if "proposals" not in memo:
+        memo["proposals"] = propose(bank, pixels.edges, cfg.proposals, cfg.proposal_widths, cfg.proposal_step)
+    return memo["proposals"]
+
+
+def _merge(refined: dict, more: dict, cfg: LocateConfig) -> dict:
+    """``refined`` with ``more``'s fits added, the better-ranked one kept where both have a layout."""
+    out = dict(refined)
+    for lay, (fit, score) in more.items():
+        if lay not in out or score.rank(cfg) > out[lay][1].rank(cfg):
+            out[lay] = (fit, score)
+    return out
+
+
+def _decisive(refined: dict, cfg: LocateConfig) -> bool:
+    """Whether the best-ranked of ``refined``'s fits is good enough to stop searching (see
+    ``LocateConfig.decisive_explained``)."""
+    if not refined or cfg.decisive_explained <= 0:
+        return False
+    best = max((score for _, score in refined.values()), key=lambda score: score.rank(cfg))
+    return best.rank(cfg)[0] and best.explained >= cfg.decisive_explained
 
 
 def _search(
@@ -301,9 +330,12 @@ def _search(
     shape = (num_frames, *frame_size)
     first = first_fits(bank, pool_matches(bank, features, cfg, memo=memo), frame_size, cfg)
     stacked = stack_frames(features)
-    starts = _shortlist(first, cfg.shortlist) + [(p.layout, p.affine) for p in pixels.proposals]
-    refined = _refine(bank, starts, stacked, shape, pixels, cfg)
-    if refined and cfg.region_k:
+    refined = _refine(bank, _shortlist(first, cfg.shortlist), stacked, shape, pixels, cfg)
+    decisive = _decisive(refined, cfg)
+    if not decisive:
+        starts = [(p.layout, p.affine) for p in _proposals(bank, pixels, cfg, memo)]
+        refined = _merge(refined, _refine(bank, starts, stacked, shape, pixels, cfg), cfg)
+    if refined and cfg.region_k and not decisive:
         # Where the best fit lies there is an overlay, maybe of a layout the whole-frame pass never
         # shortlisted (its matches crowded out): match only the keypoints there, with more neighbours.
         lay = max(refined, key=lambda lay: refined[lay][1].rank(cfg))
