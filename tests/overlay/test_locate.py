@@ -7,7 +7,6 @@ import pytest
 
 from pixelpad.overlay.bank import TemplateBank
 from pixelpad.overlay.composite import BASE_WIDTH, Placement, blend, place
-from pixelpad.overlay.edge_search import propose
 from pixelpad.overlay.features import Features
 from pixelpad.overlay.first_pass import Matches, first_fits, match_frame, template_of
 from pixelpad.overlay.footage import procedural_footage
@@ -251,22 +250,30 @@ def test_layouts_that_acceptance_could_take_rank_first():
 
 
 @pytest.mark.slow
-def test_a_decisive_first_pass_fit_skips_the_edge_proposals(
+def test_a_decisive_first_pass_fit_ends_the_search_for_other_layouts(
     tmp_path, bank, real_skins, game_clip, monkeypatch
 ):
-    """A clear overlay explains most of its box's detail after the first pass's refinement: the search
-    stops there (no edge proposals made) with the answer the full search gives; with the shortcut off
-    the proposals are made."""
+    """A clear overlay explains most of its box's detail after the first pass's refinement: then only its
+    own layout's edge proposals are refined and its region gets no second look, with the answer the full
+    search gives; with the shortcut off, other layouts' proposals and the second look are tried too."""
     import pixelpad.overlay.locate as locate_module
 
-    made = []
-    monkeypatch.setattr(locate_module, "propose", lambda *a, **k: made.append(1) or propose(*a, **k))
+    calls = []  # the layouts each refinement started from
+    refine = locate_module._refine
+    monkeypatch.setattr(
+        locate_module,
+        "_refine",
+        lambda bank, starts, *a: calls.append({lay for lay, _ in starts}) or refine(bank, starts, *a),
+    )
     skin = next(s for s in real_skins if s.name == "nintendospy/gamecube-default/red")
     truth = synthesize_video(game_clip, skin, tmp_path / "v.mp4", placement=Placement("tl", 1.2), seed=4)
     frames, _ = sample_for_locate(tmp_path / "v.mp4", LocateConfig())
+    layout = bank.layouts.index(skin.layout)
     quick = locate_frames(frames, bank, LocateConfig(early_frames=0))
-    assert not made and quick is not None and quick.explained >= LocateConfig().decisive_explained
+    assert quick is not None and quick.explained >= LocateConfig().decisive_explained
+    assert len(calls) == 2 and calls[1] <= {layout}
+    calls.clear()
     full = locate_frames(frames, bank, LocateConfig(early_frames=0, decisive_explained=0.0))
-    assert made == [1] and full is not None
+    assert len(calls) == 3 and len(calls[1]) > 1
     assert (quick.skin, quick.box) == (full.skin, full.box) and quick.skin == skin.name
     assert iou(quick.box, truth.box) >= 0.9

@@ -91,9 +91,9 @@ class LocateConfig:
     proposal_step: float = 1.12
     polish: bool = True  # also try each guided fit moved to where its outline fits the static edges best
     # A first-pass fit that ranks first (Score.rank) and explains this much of the mean frame's detail ends
-    # the search there: no edge proposals, no second look at its region (0: always search on). Those two
-    # exist for a right layout the first pass misses or fits badly; wrong layouts explain below 0 (pixel
-    # twins aside), right skins 0.16-0.99 (median 0.79), so a fit this good leaves nothing to find.
+    # the search for other layouts: only its own layout's edge proposals are refined, and its region gets
+    # no second look (0: always search on). Those exist for a right layout the first pass misses; wrong
+    # layouts explain below 0 (pixel twins aside), right skins 0.16-0.99 (median 0.79).
     decisive_explained: float = 0.5
     reprojection: float = 0.006  # RANSAC inlier distance, share of the frame width
     # Acceptance (calibrated with benchmarks/locate.py: above every overlay-free video, below right ones):
@@ -306,13 +306,14 @@ def _merge(refined: dict, more: dict, cfg: LocateConfig) -> dict:
     return out
 
 
-def _decisive(refined: dict, cfg: LocateConfig) -> bool:
-    """Whether the best-ranked of ``refined``'s fits is good enough to stop searching (see
-    ``LocateConfig.decisive_explained``)."""
+def _decisive(refined: dict, cfg: LocateConfig) -> int | None:
+    """The layout of ``refined``'s best-ranked fit when that fit is good enough to stop searching other
+    layouts (see ``LocateConfig.decisive_explained``), else None."""
     if not refined or cfg.decisive_explained <= 0:
-        return False
-    best = max((score for _, score in refined.values()), key=lambda score: score.rank(cfg))
-    return best.rank(cfg)[0] and best.explained >= cfg.decisive_explained
+        return None
+    lay = max(refined, key=lambda lay: refined[lay][1].rank(cfg))
+    best = refined[lay][1]
+    return lay if best.rank(cfg)[0] and best.explained >= cfg.decisive_explained else None
 
 
 def _search(
@@ -332,10 +333,12 @@ def _search(
     stacked = stack_frames(features)
     refined = _refine(bank, _shortlist(first, cfg.shortlist), stacked, shape, pixels, cfg)
     decisive = _decisive(refined, cfg)
-    if not decisive:
-        starts = [(p.layout, p.affine) for p in _proposals(bank, pixels, cfg, memo)]
-        refined = _merge(refined, _refine(bank, starts, stacked, shape, pixels, cfg), cfg)
-    if refined and cfg.region_k and not decisive:
+    proposals = _proposals(bank, pixels, cfg, memo)
+    if decisive is not None:  # its own proposals only: started there, its fit can land a pixel closer
+        proposals = [p for p in proposals if p.layout == decisive]
+    starts = [(p.layout, p.affine) for p in proposals]
+    refined = _merge(refined, _refine(bank, starts, stacked, shape, pixels, cfg), cfg)
+    if refined and cfg.region_k and decisive is None:
         # Where the best fit lies there is an overlay, maybe of a layout the whole-frame pass never
         # shortlisted (its matches crowded out): match only the keypoints there, with more neighbours.
         lay = max(refined, key=lambda lay: refined[lay][1].rank(cfg))
