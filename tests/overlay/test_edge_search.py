@@ -53,6 +53,9 @@ def test_the_right_layout_is_proposed_at_its_box(outlines, which):
     assert outlines.layouts[best.layout] == template.skin.layout
     assert iou(box_of(best.affine, template.size, frames.shape[1:3]), box) >= 0.9
     assert len(proposals) == 3 and proposals[0].score >= proposals[1].score >= proposals[2].score
+    # Searching only some layouts gives each of them the proposal the full search gives it.
+    some = propose(outlines, static_edges(frames), 3, layouts=[proposals[2].layout, proposals[0].layout])
+    assert [(p.layout, p.score) for p in some] == [(p.layout, p.score) for p in (proposals[0], proposals[2])]
 
 
 def test_polish_moves_a_fit_that_is_pixels_off_onto_the_overlay(outlines):

@@ -28,6 +28,7 @@ bank as long as the bank lives: 131 MB for the benchmark's 300 templates in 102 
 from __future__ import annotations
 
 import weakref
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import cv2
@@ -112,6 +113,7 @@ def propose(
     count: int,
     widths: tuple[float, float] = (0.12, 0.75),
     step: float = 1.12,
+    layouts: Sequence[int] | None = None,
 ) -> list[Proposal]:
     """The ``count`` layouts whose outline peaks highest over the static edges of ``frames``, best first.
 
@@ -121,6 +123,7 @@ def propose(
         count: layouts proposed (one transform each, its best peak over all scales).
         widths: overlay widths searched, as shares of the frame width (smallest, largest).
         step: ratio between successive scales searched.
+        layouts: the layouts searched (bank indices); None: all of them.
     """
     if not 0 < widths[0] <= widths[1] <= 1 or step <= 1:
         raise EdgeSearchError(f"need 0 < widths[0] <= widths[1] <= 1 and step > 1, got {widths}, {step}")
@@ -132,7 +135,7 @@ def propose(
     sh, sw = field.shape[:2]
     shares = widths[0] * step ** np.arange(int(np.log(widths[1] / widths[0]) / np.log(step)) + 1)
     best: dict[int, Proposal] = {}
-    for layout in range(len(bank.layouts)):
+    for layout in range(len(bank.layouts)) if layouts is None else layouts:
         th, tw = bank.templates[int(np.flatnonzero(bank.layout_of == layout)[0])].size
         for share in shares:
             size = (round(share * sw), round(share * sw * th / tw))

@@ -333,9 +333,10 @@ def _search(
     stacked = stack_frames(features)
     refined = _refine(bank, _shortlist(first, cfg.shortlist), stacked, shape, pixels, cfg)
     decisive = _decisive(refined, cfg)
-    proposals = _proposals(bank, pixels, cfg, memo)
-    if decisive is not None:  # its own proposals only: started there, its fit can land a pixel closer
-        proposals = [p for p in proposals if p.layout == decisive]
+    if decisive is None:
+        proposals = _proposals(bank, pixels, cfg, memo)
+    else:  # its own proposal only: started there, its fit can land a pixel closer
+        proposals = propose(bank, pixels.edges, 1, cfg.proposal_widths, cfg.proposal_step, layouts=[decisive])
     starts = [(p.layout, p.affine) for p in proposals]
     refined = _merge(refined, _refine(bank, starts, stacked, shape, pixels, cfg), cfg)
     if refined and cfg.region_k and decisive is None:
