@@ -1,7 +1,7 @@
 """Extraction benchmark: reader accuracy on synthetic overlay videos, and pipeline speed vs bare decode.
 
 Accuracy: N synthetic videos (real skins, random corner, scale 0.5-1.5, opacity 0.5-1, H.264 at
-1-6 Mbps, 10 s each by default) over game footage (a simulator recording of chromium-bsu when the
+1-6 Mbps, 60 s each by default) over game footage (a simulator recording of chromium-bsu when the
 simulator works, else procedural scenes) go through the per-video pipeline (locate → read →
 refine) with each reader; printed per reader: button frame accuracy and stick R² against the ground
 truth (controls the skin shows), also on the videos localisation found, on those whose skin
@@ -16,10 +16,11 @@ decoded every set before and after all extractions, minutes apart). The pipeline
 per-video set-up (probe, locate, the reader's renderings: about a second or two, whatever the
 length) plus a per-frame cost, so the ratio depends on video length; stream recordings are minutes
 to hours long, where the steady state (the decode-read-store loop alone) is the figure that holds.
-The table prints every length measured: the accuracy videos (10 s), a few 30-s videos (``--long``),
-ten 2-s clips (``--clips``; there set-up dominates) and two 3-minute videos (``--streams``: the
-whole-video ratio close to the steady one), each with its set-up and steady state, plus what
-committing episodes costs the driver (one process for all workers; the workers encode the stored
+The table prints every length measured: the accuracy videos (60 s: still far shorter than a stream,
+long enough that set-up is not most of the cost; 10-s videos ran at 0.16 at 21e3675), a few 30-s
+videos (``--long``), ten 2-s clips (``--clips``; there set-up dominates) and two 3-minute videos
+(``--streams``: the whole-video ratio close to the steady one), each with its set-up and steady state,
+plus what committing episodes costs the driver (one process for all workers; the workers encode the stored
 frames, so the pipeline's figures include that). The pipeline decodes without H.264's deblocking
 filter (``--deblock`` turns it back on) and encodes the stored frames with ExtractConfig's x264
 options (``--x264-params``).
@@ -31,11 +32,11 @@ Goals (issue 7): R² ≥ 0.90, accuracy ≥ 0.98, speed ratio ≥ 0.5 with the t
 The template reader needs no training, so every skin is "held out" for it. Pass ``--parser DIR``
 (``pixelpad overlay train-parser --out DIR``) to measure the parser too; it is judged on these
 skins and this footage whatever it was trained on. ``--keep DIR`` keeps the videos and reuses them
-on the next run with the same settings. With the videos kept, a default run took 12-18 minutes on two
-cores shared at load 5-9 (making the videos takes about 10 more there; localisation 3-9 s of wall
-time a video under that load, 2.6-4.0 s of CPU).
+on the next run with the same settings. With the videos kept, a default run took about 40 minutes on
+two cores shared at load 3-4 (making the 50 60-s videos takes about 15 more; localisation 1.6-2.0 s
+of CPU a video).
 
-    python benchmarks/extract.py [--videos 50] [--seconds 10] [--long 3 --long-seconds 30] [--clips 10]
+    python benchmarks/extract.py [--videos 50] [--seconds 60] [--long 3 --long-seconds 30] [--clips 10]
                                  [--streams 2 --stream-seconds 180] [--parser DIR] [--keep DIR]
 """
 
@@ -247,7 +248,7 @@ def speed_table(rows: list[tuple[str, dict]]) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--videos", type=int, default=50, help="videos for accuracy (and speed)")
-    ap.add_argument("--seconds", type=float, default=10.0, help="length of each of those videos")
+    ap.add_argument("--seconds", type=float, default=60.0, help="length of each of those videos")
     ap.add_argument("--long", type=int, default=3, help="longer videos, for speed (0: none)")
     ap.add_argument("--long-seconds", type=float, default=30.0, help="length of each longer video")
     ap.add_argument("--clips", type=int, default=10, help="2-s clips, for speed (0: none)")
