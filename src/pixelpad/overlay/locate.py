@@ -20,9 +20,10 @@ Per video (the NitroGen recipe, with what measurements here taught):
    descriptors) are refined too: the first pass can miss the right layout altogether. Each guided
    fit is also tried moved to where its outline fits the edges best (a thin-outline skin's keypoint
    fit can be pixels off, which the acceptance measure feels). When a refined first-pass fit already
-   ranks first and explains most of the frame's detail under it (``decisive_explained``), the edge
-   proposals and the second look are skipped: they find what the first pass missed, and it missed
-   nothing (half the CPU of a localisation in extraction, the same answers);
+   ranks first and explains most of the frame's detail under it (``decisive_explained``), other
+   layouts' edge proposals and the second look are skipped (they find what the first pass missed, and
+   it missed nothing); only its own layout's proposal is refined. In extraction that took a third off
+   a localisation's CPU with the same answers (benchmarks/extract.py, 85cf1b5);
 5. rank layouts: first those acceptance could take (step 7), by the detail their picture explains
    in the mean of the sampled frames; then the rest by *evidence*: distinct template keypoints among
    the inliers (static game content that a wrong layout fits by chance repeats its few matches in
