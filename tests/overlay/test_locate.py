@@ -260,11 +260,12 @@ def test_a_decisive_first_pass_fit_ends_the_search_for_other_layouts(
 
     calls = []  # the layouts each refinement started from
     refine = locate_module._refine
-    monkeypatch.setattr(
-        locate_module,
-        "_refine",
-        lambda bank, starts, *a: calls.append({lay for lay, _ in starts}) or refine(bank, starts, *a),
-    )
+
+    def spy(bank, starts, *args, **kwargs):
+        calls.append({lay for lay, _ in starts})
+        return refine(bank, starts, *args, **kwargs)
+
+    monkeypatch.setattr(locate_module, "_refine", spy)
     skin = next(s for s in real_skins if s.name == "nintendospy/gamecube-default/red")
     truth = synthesize_video(game_clip, skin, tmp_path / "v.mp4", placement=Placement("tl", 1.2), seed=4)
     frames, _ = sample_for_locate(tmp_path / "v.mp4", LocateConfig())

@@ -193,17 +193,24 @@ def _shortlist(first: dict, count: int) -> list[tuple[int, np.ndarray]]:
 
 
 def _refine(
-    bank: TemplateBank, starts, frames: dict[str, FramePoints], shape, pixels: Pixels, cfg: LocateConfig
+    bank: TemplateBank,
+    starts,
+    frames: dict[str, FramePoints],
+    shape,
+    pixels: Pixels,
+    cfg: LocateConfig,
+    earlier: dict[int, tuple[GuidedFit, Score]] | None = None,
 ) -> dict[int, tuple[GuidedFit, Score]]:
     """Guided refinement of each ``(layout, affine)`` start: ``{layout: (GuidedFit, Score)}``, the best-ranked
-    fit per layout (a layout can start from a first-pass fit and from an edge-search proposal).
+    fit per layout (a layout can start from a first-pass fit and from an edge-search proposal), counting
+    the fits of an ``earlier`` refinement too.
 
     Guided matching finds the matches the shared index crowded out (see :mod:`pixelpad.overlay.guided`);
     with ``cfg.polish`` the fit is also moved to where the layout's outline best fits the frames' static
     edges (:func:`pixelpad.overlay.edge_search.polish`), and whichever of the two ranks higher is kept.
     """
     n, h, w = shape[:3]
-    results: dict[int, tuple[GuidedFit, Score]] = {}
+    results = dict(earlier or {})
     for lay, affine in starts:
         guided = refine(bank, lay, affine, frames, n, w, (0.02, 0.008), cfg.reprojection)
         if guided is None:
@@ -298,13 +305,9 @@ def _proposals(bank: TemplateBank, pixels: Pixels, cfg: LocateConfig, memo: dict
     return memo["proposals"]
 
 
-def _merge(refined: dict, more: dict, cfg: LocateConfig) -> dict:
-    """``refined`` with ``more``'s fits added, the better-ranked one kept where both have a layout."""
-    out = dict(refined)
-    for lay, (fit, score) in more.items():
-        if lay not in out or score.rank(cfg) > out[lay][1].rank(cfg):
-            out[lay] = (fit, score)
-    return out
+def _best_layout(refined: dict, cfg: LocateConfig) -> int:
+    """The layout of ``refined``'s best-ranked fit."""
+    return max(refined, key=lambda lay: refined[lay][1].rank(cfg))
 
 
 def _decisive(refined: dict, cfg: LocateConfig) -> int | None:
@@ -312,7 +315,7 @@ def _decisive(refined: dict, cfg: LocateConfig) -> int | None:
     layouts (see ``LocateConfig.decisive_explained``), else None."""
     if not refined or cfg.decisive_explained <= 0:
         return None
-    lay = max(refined, key=lambda lay: refined[lay][1].rank(cfg))
+    lay = _best_layout(refined, cfg)
     best = refined[lay][1]
     return lay if best.rank(cfg)[0] and best.explained >= cfg.decisive_explained else None
 
@@ -339,11 +342,11 @@ def _search(
     else:  # its own proposal only: started there, its fit can land a pixel closer
         proposals = propose(bank, pixels.edges, 1, cfg.proposal_widths, cfg.proposal_step, layouts=[decisive])
     starts = [(p.layout, p.affine) for p in proposals]
-    refined = _merge(refined, _refine(bank, starts, stacked, shape, pixels, cfg), cfg)
+    refined = _refine(bank, starts, stacked, shape, pixels, cfg, earlier=refined)
     if refined and cfg.region_k and decisive is None:
         # Where the best fit lies there is an overlay, maybe of a layout the whole-frame pass never
         # shortlisted (its matches crowded out): match only the keypoints there, with more neighbours.
-        lay = max(refined, key=lambda lay: refined[lay][1].rank(cfg))
+        lay = _best_layout(refined, cfg)
         x, y, w, h = box_of(refined[lay][0].affine, template_of(bank, lay).size, frame_size)
         region = (x - w / 4, y - h / 4, x + w * 5 / 4, y + h * 5 / 4)
         region_cfg = replace(cfg, k=cfg.region_k, checks=cfg.region_checks)
