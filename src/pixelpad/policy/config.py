@@ -59,6 +59,11 @@ class PolicyConfig:
     # cannot tell a rising player from a falling one, or a ship moving left from one moving right; 0
     # (the released model) reads one frame. Frames before an episode's first count as its first.
     previous_frame_gap: int = 0
+    # how pixels become tokens: "patch" (SigLIP's one patch_size-strided convolution, what pretrained
+    # weights hold) or "conv" (log2(patch_size) 3x3 convolutions of stride 2, each seeing its
+    # neighbours: small objects are placed to a pixel within a token rather than only by which patch
+    # they fall in)
+    vision_stem: str = "patch"
     # --- VL mixer: pre-LN self-attention blocks over the image tokens, width = vision_width ---
     mixer_layers: int = 4
     mixer_heads: int = 16
@@ -152,6 +157,14 @@ class PolicyConfig:
         need(
             self.pixel_norm in ("siglip", "frame"),
             f"pixel_norm must be 'siglip' or 'frame', got {self.pixel_norm!r}",
+        )
+        need(
+            self.vision_stem in ("patch", "conv"),
+            f"vision_stem must be 'patch' or 'conv', got {self.vision_stem!r}",
+        )
+        need(
+            self.vision_stem == "patch" or self.patch_size & (self.patch_size - 1) == 0,
+            f"a conv stem halves the frame per layer: patch_size must be a power of 2, got {self.patch_size}",
         )
         need(
             self.prediction in ("velocity", "action"),

@@ -46,9 +46,43 @@ def siglip_config(config: PolicyConfig) -> SiglipVisionConfig:
     return siglip
 
 
+class ConvStem(torch.nn.Module):
+    """Pixels (B, C, S, S) -> tokens (B, width, S / patch, S / patch) through log2(patch) 3x3 convolutions
+    of stride 2 (``PolicyConfig.vision_stem = "conv"``), in place of SigLIP's one strided patch conv.
+
+    Why: a patch conv sees each patch alone, so an object's place within its patch is only in the
+    pattern of its pixels, and how far apart two small objects are (a ship and the enemy above it)
+    must be learnt for every pair of patches. Overlapping 3x3 windows share what they learn across
+    places. ``weight`` is there because SigLIP's embeddings read the stem's dtype from it.
+    """
+
+    def __init__(self, channels: int, width: int, patch: int) -> None:
+        super().__init__()
+        layers, depth = [], patch.bit_length() - 1
+        sizes = [channels] + [max(width >> (depth - 1 - i), 16) for i in range(depth)]
+        for i in range(depth):
+            layers.append(torch.nn.Conv2d(sizes[i], sizes[i + 1], 3, stride=2, padding=1))
+            if i < depth - 1:
+                layers.append(torch.nn.GELU())
+        self.layers = torch.nn.Sequential(*layers)
+
+    @property
+    def weight(self) -> Tensor:
+        return self.layers[-1].weight
+
+    def forward(self, pixels: Tensor) -> Tensor:
+        return self.layers(pixels)
+
+
 def build_vision(config: PolicyConfig) -> SiglipVisionModel:
     """A randomly initialised encoder of the sizes in ``config``."""
-    return SiglipVisionModel(siglip_config(config))
+    model = SiglipVisionModel(siglip_config(config))
+    if config.vision_stem == "conv":
+        # SiglipVisionModel is the embeddings and encoder themselves (transformers >= 5)
+        model.embeddings.patch_embedding = ConvStem(
+            config.num_channels, config.vision_width, config.patch_size
+        )
+    return model
 
 
 def config_with_vision_dir(config: PolicyConfig, path: str | Path) -> PolicyConfig:
@@ -69,6 +103,8 @@ def config_with_vision_dir(config: PolicyConfig, path: str | Path) -> PolicyConf
 
 def load_vision(config: PolicyConfig, path: str | Path) -> SiglipVisionModel:
     """Load pretrained encoder weights from a local directory; its sizes must match ``config``."""
+    if config.vision_stem != "patch":
+        raise CheckpointError("pretrained SigLIP weights hold a patch stem; a conv stem trains from scratch")
     if config.previous_frame_gap:
         raise CheckpointError(
             "pretrained SigLIP weights read RGB only; a policy with previous_frame_gap > 0 trains its "
