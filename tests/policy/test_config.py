@@ -29,11 +29,23 @@ def test_tiny_is_small_and_speaks_pixelpad_actions() -> None:
 
 
 def test_tiny_motion_is_tiny_reading_the_frame_before_too() -> None:
-    """Only tiny_motion reads two frames: the released shapes (ng.pt) and tiny load as before."""
+    """Only the motion presets read two frames: the released shapes (ng.pt) and tiny load as before."""
     tiny, motion = get_preset("tiny"), get_preset("tiny_motion")
     assert motion == tiny.replace(previous_frame_gap=3)
     assert _count(motion) - _count(tiny) == 3 * 8 * 8 * 128  # 3 more input channels of the 8x8 patches
-    assert [name for name, cfg in PRESETS.items() if cfg.previous_frame_gap] == ["tiny_motion"]
+    assert [name for name, cfg in PRESETS.items() if cfg.previous_frame_gap] == [
+        "tiny_motion",
+        "tiny_motion_conv",
+    ]
+
+
+def test_tiny_motion_conv_is_tiny_motion_with_the_conv_stem() -> None:
+    motion, conv = get_preset("tiny_motion"), get_preset("tiny_motion_conv")
+    assert conv == motion.replace(vision_stem="conv")
+    # 6 -> 32 -> 64 -> 128 channels in 3x3 kernels replace one 8x8 patch kernel of 6 -> 128
+    stem = (6 * 9 + 1) * 32 + (32 * 9 + 1) * 64 + (64 * 9 + 1) * 128
+    assert _count(conv) - _count(motion) == stem - (6 * 8 * 8 + 1) * 128
+    assert [name for name, cfg in PRESETS.items() if cfg.vision_stem == "conv"] == ["tiny_motion_conv"]
 
 
 def test_dict_round_trip_and_unknown_fields() -> None:
