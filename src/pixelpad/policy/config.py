@@ -62,9 +62,8 @@ class PolicyConfig:
     # (the released model) reads one frame. Frames before an episode's first count as its first.
     previous_frame_gap: int = 0
     # how pixels become tokens: "patch" (SigLIP's one patch_size-strided convolution, what pretrained
-    # weights hold) or "conv" (log2(patch_size) 3x3 convolutions of stride 2, each seeing its
-    # neighbours: small objects are placed to a pixel within a token rather than only by which patch
-    # they fall in)
+    # weights hold) or "conv" (log2(patch_size) 3x3 convolutions of stride 2 whose windows overlap, so
+    # a small sprite near a patch border reaches the tokens on both sides; see vision.ConvStem)
     vision_stem: str = "patch"
     # --- VL mixer: pre-LN self-attention blocks over the image tokens, width = vision_width ---
     mixer_layers: int = 4

@@ -50,10 +50,12 @@ class ConvStem(torch.nn.Module):
     """Pixels (B, C, S, S) -> tokens (B, width, S / patch, S / patch) through log2(patch) 3x3 convolutions
     of stride 2 (``PolicyConfig.vision_stem = "conv"``), in place of SigLIP's one strided patch conv.
 
-    Why: a patch conv sees each patch alone, so an object's place within its patch is only in the
-    pattern of its pixels, and how far apart two small objects are (a ship and the enemy above it)
-    must be learnt for every pair of patches. Overlapping 3x3 windows share what they learn across
-    places. ``weight`` is there because SigLIP's embeddings read the stem's dtype from it.
+    Why: a patch conv puts each pixel in exactly one token, so a small sprite near a patch border is
+    cut between tokens that each see part of it, and its place inside the patch is only in the pattern
+    of its pixels. Overlapping windows let the tokens on both sides see it. Trained on 30 Chromium
+    demonstrations, ``tiny_motion`` with this stem scored 42 of 80 episodes over four trainings where
+    the patch stem scored 15 of 60 over three (README, the demo section). ``weight`` is there because
+    SigLIP's embeddings read the stem's dtype from it.
     """
 
     def __init__(self, channels: int, width: int, patch: int) -> None:
