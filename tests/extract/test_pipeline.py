@@ -16,6 +16,13 @@ from pixelpad.extract.run import MANIFEST_DIR, extract
 pytestmark = pytest.mark.slow
 
 
+def stored_frames(path) -> np.ndarray:
+    """An episode file's frames, ``(N, H, W, 3)`` int16."""
+    from pixelpad.video import iter_frames
+
+    return np.stack([frame.image for frame in iter_frames(path)]).astype(np.int16)
+
+
 def _scores(actions: np.ndarray, truth) -> tuple[float, float]:
     """Button frame accuracy and stick R² over the controls the skin shows."""
     shown = truth.mask()
@@ -176,3 +183,26 @@ def test_the_read_pass_decodes_without_the_loop_filter(extractor, video_batch, m
     assert extractor.config.skip_loop_filter
     assert extractor(make_task(video_batch["pc360"]))["status"] == "done"
     assert {"skip_loop_filter": "all"} in options
+
+
+def test_stored_frames_hide_the_controls_and_keep_the_game_around_them(extractor, video_batch, game_footage,
+                                                                      tmp_path):  # fmt: skip
+    """The dualsense video and one with other actions, same footage and placement: where the stored
+    frames are not blacked out they agree (the controls' pictures are hidden), yet most of the box
+    is kept (the see-through skin's footprint, not its box)."""
+    from pixelpad.overlay.composite import Placement
+    from pixelpad.overlay.library import load_skin
+    from pixelpad.overlay.synth import synthesize_video
+
+    dualsense = next(s for s in load_skin(extractor.config.skins[1]) if s.name.endswith("white"))
+    other = tmp_path / "other.mp4"
+    synthesize_video(game_footage, dualsense, other, placement=Placement("tl", 1.2, 0.7), bitrate=2e6, seed=9)
+    results = [extractor(make_task(path)) for path in (video_batch["dualsense"], other)]
+    assert [r["details"]["masked"] for r in results] == ["footprint"] * 2
+    x, y, w, h = results[0]["details"]["stored_box"]
+    assert [r["details"]["segments"] for r in results] == [[[0, len(game_footage)]]] * 2
+    a, b = (stored_frames(r["episodes"][0]["video"])[:, y : y + h, x : x + w] for r in results)
+    hidden = (np.maximum(a, b).max(axis=-1) <= 8).all(axis=0)  # black in every frame (the game scrolls)
+    assert 0.2 < hidden.mean() < 0.7, hidden.mean()  # a box mask would hide all of it
+    differ = np.abs(a - b).max(axis=-1)[:, ~hidden]
+    assert np.percentile(differ, 99.9) < 40, np.percentile(differ, 99.9)

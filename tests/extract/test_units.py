@@ -5,7 +5,7 @@ import cv2
 import numpy as np
 import pytest
 
-from pixelpad.extract.frames import FrameConverter, even_box, i420_black, letterbox_geometry, mask_i420
+from pixelpad.extract.frames import FrameConverter, HiddenPixels, even_box, i420_black, letterbox_geometry
 from pixelpad.extract.pipeline import _covering_box, resample_indices, video_id_for
 from pixelpad.extract.spool import FrameSpool, SpoolError
 from pixelpad.video import iter_frames
@@ -46,14 +46,14 @@ def test_masking_after_the_letterbox_hides_every_overlay_pixel(box, size):
     assert rgb(small).max() > 200
     covering = _covering_box(box, scale, x0, y0, size)
     mw, mh = covering[2:]
-    mask_i420(small, covering)
+    HiddenPixels.box(covering, size).apply(small)
     assert rgb(small).max() == 0
     assert mw <= w * scale + 2 and mh <= h * scale + 2  # no more than the pixels it touches
 
 
 def test_i420_masking_blacks_out_the_box_and_the_chroma_it_touches():
     image = np.full((15, 8), 200, np.uint8)  # a 10 x 8 I420 picture
-    mask_i420(image, (3, 1, 2, 4))  # x 3-4, y 1-4: chroma columns 1-2, rows 0-2
+    HiddenPixels.box((3, 1, 2, 4), (10, 8)).apply(image)  # x 3-4, y 1-4: chroma columns 1-2, rows 0-2
     y, chroma = image[:10], image[10:].reshape(2, 5, 4)
     assert (y[1:5, 3:5] == 16).all() and (y == 16).sum() == 8
     assert (chroma[:, 0:3, 1:3] == 128).all() and (chroma == 128).sum() == 2 * 6

@@ -32,6 +32,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--fps", type=float, default=30.0, help="dataset frame rate; videos are resampled to it")
     p.add_argument("--frame-size", type=int, nargs=2, default=(180, 320), metavar=("H", "W"),
                    help="stored frame size, letterboxed (default 180 320)")  # fmt: skip
+    p.add_argument("--mask", default="footprint",
+                   help="what of the overlay to black out of the stored frames: footprint (the pixels "
+                   "its pictures can cover; the game around it stays) or box (the bounding box)")  # fmt: skip
     p.add_argument("--preset", default="veryfast", help="x264 preset of the stored frames (the workers "
                    "encode them; see ExtractConfig.x264_params for measured costs and sizes)")  # fmt: skip
     p.add_argument("--x264-params", default=None, help="x264 options over the preset, a:b=c:... (default: "
@@ -53,7 +56,7 @@ def _extract(args: argparse.Namespace) -> int:
     config = ExtractConfig(
         out=str(args.out), skins=tuple(str(s) for s in args.skins), reader=args.reader, parser=args.parser,
         fps=args.fps, frame_size=tuple(args.frame_size), features=tuple(args.features.split(",")),
-        max_hours=args.max_hours, game=args.game, preset=args.preset, crf=args.crf,
+        mask=args.mask, max_hours=args.max_hours, game=args.game, preset=args.preset, crf=args.crf,
         parser_device="cuda" if args.gpus_per_worker > 0 else "cpu",
         refine=RefineConfig(min_density=args.min_density), **encoding,
     )  # fmt: skip

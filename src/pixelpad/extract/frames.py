@@ -93,15 +93,34 @@ def i420_planes(image: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return image[:h], chroma[0], chroma[1]
 
 
-def mask_i420(image: np.ndarray, box: Box) -> None:
-    """Black out ``box`` (x, y, w, h) in an I420 picture, in place (chroma over every 2 x 2 block it
-    touches)."""
-    y, u, v = i420_planes(image)
-    x0, y0, w, h = box
-    y[y0 : y0 + h, x0 : x0 + w] = 16
-    cx, cy = slice(x0 // 2, -(-(x0 + w) // 2)), slice(y0 // 2, -(-(y0 + h) // 2))
-    u[cy, cx] = 128
-    v[cy, cx] = 128
+@dataclass(frozen=True)
+class HiddenPixels:
+    """Pixels to black out of every stored I420 picture: ``luma`` (H, W) bool and ``chroma`` (H/2, W/2)
+    bool, every 2 x 2 chroma block that a hidden pixel touches."""
+
+    luma: np.ndarray
+    chroma: np.ndarray
+
+    @classmethod
+    def of(cls, pixels: np.ndarray) -> HiddenPixels:
+        """From an ``(H, W)`` bool map (H and W even, as I420 needs)."""
+        h, w = pixels.shape
+        return cls(pixels, pixels.reshape(h // 2, 2, w // 2, 2).any(axis=(1, 3)))
+
+    @classmethod
+    def box(cls, box: Box, size: tuple[int, int]) -> HiddenPixels:
+        """Every pixel of ``box`` (x, y, w, h) in a ``size`` (h, w) picture."""
+        pixels = np.zeros(size, bool)
+        x0, y0, w, h = box
+        pixels[y0 : y0 + h, x0 : x0 + w] = True
+        return cls.of(pixels)
+
+    def apply(self, image: np.ndarray) -> None:
+        """Black out the hidden pixels of a ``(3H/2, W)`` I420 picture, in place."""
+        y, u, v = i420_planes(image)
+        y[self.luma] = 16
+        u[self.chroma] = 128
+        v[self.chroma] = 128
 
 
 def _planes(frame: av.VideoFrame) -> list[np.ndarray]:

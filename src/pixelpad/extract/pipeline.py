@@ -41,7 +41,7 @@ import numpy as np
 
 from pixelpad.actions import ACTION_DIM
 from pixelpad.errors import PixelpadError
-from pixelpad.extract.frames import FrameConverter, letterbox_geometry, mask_i420
+from pixelpad.extract.frames import FrameConverter, HiddenPixels, letterbox_geometry
 from pixelpad.extract.manifest import DONE, FAILED, NO_OVERLAY, TOO_IDLE
 from pixelpad.extract.spool import VIDEO_NAME, FrameSpool
 from pixelpad.overlay.refine import RefineConfig, refine
@@ -51,6 +51,7 @@ from pixelpad.video import crop
 log = logging.getLogger(__name__)
 
 Box = tuple[int, int, int, int]
+MASKS = ("footprint", "box")
 READERS: tuple[str, ...] = ("auto", "template", "parser")
 # Sprites put on whole pixels (position and size rounded), and localisation's sub-pixel error, can
 # shift a stick's cap by about this many video pixels from where the skin's geometry says it rests.
@@ -71,6 +72,9 @@ class ExtractConfig:
     parser: str | None = None  # parser checkpoint directory
     fps: float = 30.0  # the dataset's frame rate: every video is resampled to it
     frame_size: tuple[int, int] = (180, 320)  # (height, width) of stored frames, letterboxed
+    # What is blacked out of the stored frames: "footprint", the pixels the overlay's pictures cover
+    # (pixelpad.overlay.footprint), or "box", its whole bounding box.
+    mask: str = "footprint"
     features: tuple[str, ...] = ("sift", "xfeat")  # localisation features
     max_hours: float = 12.0  # longer videos are failed with a reason (split them first)
     smooth_window: int = 3
@@ -127,6 +131,8 @@ class ExtractConfig:
             raise ExtractError(f"reader must be one of {', '.join(READERS)}, got {self.reader!r}")
         if self.reader == "parser" and not self.parser:
             raise ExtractError("--reader parser needs --parser CHECKPOINT_DIR")
+        if self.mask not in MASKS:
+            raise ExtractError(f"mask must be one of {', '.join(MASKS)}, got {self.mask!r}")
         if self.frame_size[0] % 2 or self.frame_size[1] % 2 or min(self.frame_size) < 2:
             raise ExtractError(f"frame_size must be even (H.264), got {self.frame_size}")
         if not self.skins:
@@ -290,6 +296,7 @@ class VideoExtractor:
         origin = convert.crop[:2]
         scale, x0, y0, _, _ = letterbox_geometry(source, cfg.frame_size)
         masked_box = _covering_box(box, scale, x0, y0, cfg.frame_size)
+        hidden = self._hidden(skin, location, masked_box, (scale, x0, y0))
         wanted = resample_indices(info.num_frames, info.fps, cfg.fps)
         t_images, t_reads, t_vis, p_images, p_reads, p_vis = [], [], [], [], [], []
         pair_crop = (
@@ -315,7 +322,7 @@ class VideoExtractor:
                         crop(region_rgb, (box[0] - origin[0], box[1] - origin[1], box[2], box[3])),
                         (pair_crop[1], pair_crop[0]), interpolation=cv2.INTER_AREA,
                     )  # fmt: skip
-                mask_i420(small, masked_box)  # the overlay must not teach the policy
+                hidden.apply(small)  # the overlay must not teach the policy
                 while k < len(wanted) and frame.index >= wanted[k]:
                     if template is not None:
                         t_images.append(template.sample(region_rgb, origin))
@@ -347,9 +354,22 @@ class VideoExtractor:
             "spool": spool.path,
             "details": {"frames": n, "reader_setup_seconds": round(setup_s, 3),
                         "reader_setup_cpu_seconds": round(setup_cpu, 3),
-                        "stored_box": list(masked_box) if n else None,
+                        "stored_box": list(masked_box) if n else None, "masked": cfg.mask,
                         "unreadable_controls": list(template.unreadable) if template else []},
         }  # fmt: skip
+
+    def _hidden(self, skin: Any, location: Any, box: Box, letterbox: tuple[float, int, int]) -> HiddenPixels:
+        """What to black out of the stored frames (``ExtractConfig.mask``): the overlay's covering
+        ``box`` there, or only the pixels its pictures cover."""
+        from pixelpad.overlay.footprint import frame_footprint
+
+        size = self.config.frame_size
+        if self.config.mask == "box":
+            return HiddenPixels.box(box, size)
+        scale, x0, y0 = letterbox
+        to_stored = np.array([[scale, 0.0, x0], [0.0, scale, y0], [0.0, 0.0, 1.0]])
+        affine = to_stored @ np.vstack([native_affine(location.affine, skin.size), [0.0, 0.0, 1.0]])
+        return HiddenPixels.of(frame_footprint(skin, affine[:2], size))
 
     @staticmethod
     def _run_template(

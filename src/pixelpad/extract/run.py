@@ -67,7 +67,11 @@ def write_episodes(writer: Any, result: dict[str, Any], config: ExtractConfig, c
     """Commit the episode files a worker cut for a ``done`` result; returns their indices."""
     details = result["details"]
     actions = np.load(Path(result["spool"]) / "actions.npy")
+    # A box-masked episode keeps its box as overlay_box, which training blacks out again (a no-op on
+    # these frames, needed on footage stored unmasked). A footprint-masked one must not lose the box's
+    # uncovered game to that: its box is only noted in extra.
     box = details.get("stored_box")
+    masked_box = details.get("masked", "box") == "box"
     meta = {k: details[k] for k in ("skin", "reader", "density", "locate_confidence") if k in details}
     for key in ("template_confidence", "parser_confidence", "agreement"):
         if key in details:
@@ -78,10 +82,13 @@ def write_episodes(writer: Any, result: dict[str, Any], config: ExtractConfig, c
         if (result["video_id"], start, stop) in committed:
             continue
         extra = {**meta, "source": result["path"], "segment": [start, stop]}
+        if box and not masked_box:
+            extra.update(overlay_box=box, masked=details["masked"])
         episodes.append(
             writer.add_encoded_episode(
                 episode["video"], actions[start:stop], image_stats=episode["image_stats"], game=config.game,
-                video_id=result["video_id"], overlay_box=tuple(box) if box else None, extra=extra,
+                video_id=result["video_id"], overlay_box=tuple(box) if box and masked_box else None,
+                extra=extra,
             )
         )  # fmt: skip
     return episodes
