@@ -1,14 +1,13 @@
 """Where an overlay hides the game: the pixels that any of its pictures covers, to be blacked out of
 the frames a policy learns from.
 
-Why not its whole box: most input-overlay skins are see-through around their controls (in the shared
-collection, pictures at least half opaque cover 7-67 % of their canvas; the rest is empty or a faint
-body the game shows through). Blacking out the box hides that game too, and on a video with the
-overlay in a corner that is where a game's targets or its player may be. On Chromium B.S.U. with
-overlays at random corners, the policy trained on box-masked frames scored far below the one trained
-on the same number of videos with every overlay at one corner (README, the demo section). What must
-go is what could teach the policy the action: every control's released and pressed pictures and the
-sticks' caps over their whole travel; a faint static body carries no action and stays.
+Why not its whole box: most input-overlay skins are see-through around their controls. In the shared
+collection, the pixels that some action draws at least half opaque cover 30-70 % of an input-overlay
+skin's canvas (NintendoSpy skins are mostly opaque rectangles); the rest is empty, or a faint body
+the game shows through. Blacking out the box hides that game too, and with the overlay in a corner,
+that is where a game's targets or its player may be. What must go is what could teach the policy the
+action: every control's released and pressed pictures and the sticks' caps over their whole travel.
+A faint static body carries no action and stays.
 """
 
 from __future__ import annotations
