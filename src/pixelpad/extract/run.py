@@ -71,7 +71,7 @@ def write_episodes(writer: Any, result: dict[str, Any], config: ExtractConfig, c
     # these frames, needed on footage stored unmasked). A footprint-masked one must not lose the box's
     # uncovered game to that: its box is only noted in extra.
     box = details.get("stored_box")
-    masked_box = details.get("masked", "box") == "box"
+    box_masked = details.get("masked", "box") == "box"
     meta = {k: details[k] for k in ("skin", "reader", "density", "locate_confidence") if k in details}
     for key in ("template_confidence", "parser_confidence", "agreement"):
         if key in details:
@@ -82,12 +82,12 @@ def write_episodes(writer: Any, result: dict[str, Any], config: ExtractConfig, c
         if (result["video_id"], start, stop) in committed:
             continue
         extra = {**meta, "source": result["path"], "segment": [start, stop]}
-        if box and not masked_box:
+        if box and not box_masked:
             extra.update(overlay_box=box, masked=details["masked"])
         episodes.append(
             writer.add_encoded_episode(
                 episode["video"], actions[start:stop], image_stats=episode["image_stats"], game=config.game,
-                video_id=result["video_id"], overlay_box=tuple(box) if box and masked_box else None,
+                video_id=result["video_id"], overlay_box=tuple(box) if box and box_masked else None,
                 extra=extra,
             )
         )  # fmt: skip

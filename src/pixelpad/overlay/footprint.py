@@ -15,10 +15,9 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from pixelpad.actions import INDEX, NAMES, null_action
+from pixelpad.actions import AXIS_SLICE, INDEX, null_action
 from pixelpad.overlay.skin import Skin, resize_skin
 
-AXES = ("left_x", "left_y", "right_x", "right_y")
 STICK_STEPS = np.linspace(-1.0, 1.0, 5)  # cap positions per axis: a 5 x 5 grid over the travel
 
 
@@ -26,9 +25,9 @@ def covering_actions() -> list[np.ndarray]:
     """Actions whose renders together show every picture a skin can draw: nothing pressed; each of
     the d-pad's eight directions (a diagonal may have its own picture) with every other button
     pressed and the triggers full; each stick cap on a grid of its travel, thumbs pressed and not."""
-    dpad = [INDEX[f"dpad_{d}"] for d in ("up", "down", "left", "right")]
-    others = np.array([0.0 if name in AXES else 1.0 for name in NAMES], np.float32)
-    others[dpad] = 0.0
+    others = np.ones_like(null_action())
+    others[AXIS_SLICE] = 0.0
+    others[[INDEX[f"dpad_{d}"] for d in ("up", "down", "left", "right")]] = 0.0
     actions = [null_action()]
     for vertical in (None, "up", "down"):
         for horizontal in (None, "left", "right"):
